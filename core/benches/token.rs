@@ -1,0 +1,50 @@
+//! µs per generated token: `cargo bench -p quill-core --bench token`.
+//!
+//! Seed-sized model (V=11,548, E=100, H=150, untied, random weights) and the board model (V=4,096, E=H=128, tied);
+//! greedy, top-k 40, temperature 0.8; int8 path with the detected kernel and with the scalar kernel, and the float
+//! reference. One thread.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use quill_core::testing::random_model;
+use quill_core::{DType, Generator, Hyper, Kernel, Model, SamplerConfig};
+
+fn configs() -> [(&'static str, SamplerConfig); 3] {
+    let g = SamplerConfig::GREEDY;
+    [
+        ("greedy", g),
+        ("top-k 40", SamplerConfig { top_k: 40, temperature: 0.8, ..g }),
+        ("temperature 0.8", SamplerConfig { temperature: 0.8, ..g }),
+    ]
+}
+
+fn bench_model(c: &mut Criterion, name: &str, hyper: Hyper, tied: bool) {
+    let bytes = random_model(hyper, tied, DType::I8RowScaled, 1).to_bytes().expect("valid model");
+    let model = Model::from_bytes(&bytes).expect("loads");
+    let mut group = c.benchmark_group(name);
+    for (label, cfg) in configs() {
+        let mut gen: Generator<160, 1, 64> = Generator::new(&model, cfg, 1).expect("fits");
+        let kernel = gen.kernel();
+        gen.feed(3);
+        group.bench_function(format!("int8 {kernel:?} {label}"), |b| b.iter(|| gen.next_token()));
+        if label == "greedy" {
+            let mut gen = gen.clone().with_kernel(Kernel::Scalar);
+            group.bench_function(format!("int8 Scalar {label}"), |b| b.iter(|| gen.next_token()));
+        }
+        let mut gen: Generator<160, 1, 64> = Generator::new_float(&model, cfg, 1).expect("fits");
+        gen.feed(3);
+        group.bench_function(format!("float {label}"), |b| b.iter(|| gen.next_token()));
+    }
+    group.finish();
+}
+
+fn token(c: &mut Criterion) {
+    bench_model(c, "seed V=11548 E=100 H=150", Hyper { vocab: 11_548, embed: 100, hidden: 150, layers: 1 }, false);
+    bench_model(c, "board V=4096 E=H=128 tied", Hyper { vocab: 4096, embed: 128, hidden: 128, layers: 1 }, true);
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(2));
+    targets = token
+}
+criterion_main!(benches);

@@ -1,0 +1,183 @@
+//! Writing model files (feature `alloc`): the trainer and the tests produce files through this one path.
+#![allow(clippy::indexing_slicing)] // reason: host-side writer; every index comes from iterating the same vectors
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::crc::crc32;
+use crate::error::Error;
+use crate::format::{
+    DType, Hyper, ModelKind, RawLayer, RawModel, RawTensor, RawVocab, TokenizerSpec, FORMAT_VERSION, HEADER_LEN,
+    MAGIC,
+};
+use crate::model::Model;
+
+/// An owned matrix ready to be written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OwnedTensor {
+    /// Storage kind.
+    pub dtype: DType,
+    /// Rows.
+    pub rows: usize,
+    /// Columns.
+    pub cols: usize,
+    /// `rows*cols` int8 as bytes, or `4*rows*cols` bytes of f32 LE.
+    pub data: Vec<u8>,
+    /// One scale per row (int8), empty for f32.
+    pub scales: Vec<f32>,
+}
+
+/// Symmetric per-row int8 quantization of one row: `scale = max|w| / 127`, `q = round(w / scale)`.
+///
+/// ```
+/// let (q, s) = quill_core::quantize_row(&[0.5, -1.0, 0.25]);
+/// assert_eq!(q, vec![64, -127, 32]);
+/// assert_eq!(s, 1.0 / 127.0);
+/// ```
+pub fn quantize_row(row: &[f32]) -> (Vec<i8>, f32) {
+    let max = row.iter().fold(0.0f32, |m, &w| m.max(libm::fabsf(w)));
+    if max == 0.0 || !max.is_finite() {
+        return (alloc::vec![0; row.len()], 0.0);
+    }
+    let scale = max / 127.0;
+    let q = row.iter().map(|&w| libm::roundf(w / scale).clamp(-127.0, 127.0) as i8).collect();
+    (q, scale)
+}
+
+impl OwnedTensor {
+    /// Quantizes a row-major f32 matrix to int8 with one scale per row.
+    pub fn quantize(values: &[f32], rows: usize, cols: usize) -> Self {
+        let mut data = Vec::with_capacity(rows * cols);
+        let mut scales = Vec::with_capacity(rows);
+        for row in values.chunks(cols.max(1)).take(rows) {
+            let (q, s) = quantize_row(row);
+            data.extend(q.iter().map(|&v| v as u8));
+            scales.push(s);
+        }
+        Self { dtype: DType::I8RowScaled, rows, cols, data, scales }
+    }
+
+    /// Stores a row-major f32 matrix unquantized (reference exports).
+    pub fn float(values: &[f32], rows: usize, cols: usize) -> Self {
+        let data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        Self { dtype: DType::F32, rows, cols, data, scales: Vec::new() }
+    }
+
+    /// Quantizes or not, by `dtype`.
+    pub fn new(dtype: DType, values: &[f32], rows: usize, cols: usize) -> Self {
+        match dtype {
+            DType::I8RowScaled => Self::quantize(values, rows, cols),
+            DType::F32 => Self::float(values, rows, cols),
+        }
+    }
+
+    /// The matrix as f32 (dequantized for int8).
+    pub fn to_f32(&self) -> Vec<f32> {
+        match self.dtype {
+            DType::F32 => self.data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+            DType::I8RowScaled => self
+                .data
+                .chunks(self.cols.max(1))
+                .zip(&self.scales)
+                .flat_map(|(row, &s)| row.iter().map(move |&q| f32::from(q as i8) * s))
+                .collect(),
+        }
+    }
+
+    fn raw<'s>(&'s self, scales: &'s [u8]) -> RawTensor<'s> {
+        RawTensor { dtype: self.dtype, rows: self.rows as u32, cols: self.cols as u32, data: &self.data, scales }
+    }
+}
+
+/// One LSTM layer, owned.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OwnedLayer {
+    /// Shape (4H, in), gate order i, f, g, o.
+    pub w_ih: OwnedTensor,
+    /// Shape (4H, H).
+    pub w_hh: OwnedTensor,
+    /// 4H values, `b_ih + b_hh`.
+    pub bias: Vec<f32>,
+}
+
+/// Everything a model file holds, owned; [`ModelBuilder::to_bytes`] writes it and checks it loads.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelBuilder {
+    /// Dimensions.
+    pub hyper: Hyper,
+    /// Tokenizer settings.
+    pub tokenizer: TokenizerSpec,
+    /// Token strings by id (unique, non-empty).
+    pub vocab: Vec<String>,
+    /// Shape (V, E).
+    pub embedding: OwnedTensor,
+    /// `hyper.layers` layers.
+    pub layers: Vec<OwnedLayer>,
+    /// Shape (V, H); `None` to tie it to the embedding (E = H).
+    pub dense: Option<OwnedTensor>,
+    /// V values.
+    pub dense_bias: Vec<f32>,
+    /// Trainer metadata (JSON by convention).
+    pub meta: String,
+}
+
+fn le_f32(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn le_u32(v: impl IntoIterator<Item = u32>) -> Vec<u8> {
+    v.into_iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+impl ModelBuilder {
+    /// Serializes the model (header, postcard payload, CRC-32) and checks the result with [`Model::from_bytes`],
+    /// so a file that this returns always loads.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
+        let mut text = String::new();
+        let mut offsets = alloc::vec![0u32];
+        for t in &self.vocab {
+            text.push_str(t);
+            offsets.push(u32::try_from(text.len()).map_err(|_| Error::BadVocabulary)?);
+        }
+        let mut sorted: Vec<u32> = (0..self.vocab.len() as u32).collect();
+        sorted.sort_by(|&a, &b| self.vocab[a as usize].as_bytes().cmp(self.vocab[b as usize].as_bytes()));
+        let (offsets, sorted) = (le_u32(offsets), le_u32(sorted));
+        let scales: Vec<Vec<u8>> = core::iter::once(&self.embedding)
+            .chain(self.layers.iter().flat_map(|l| [&l.w_ih, &l.w_hh]))
+            .chain(self.dense.as_ref())
+            .map(|t| le_f32(&t.scales))
+            .collect();
+        let biases: Vec<Vec<u8>> = self.layers.iter().map(|l| le_f32(&l.bias)).collect();
+        let mut layers = heapless::Vec::new();
+        for (i, l) in self.layers.iter().enumerate() {
+            let layer = RawLayer {
+                w_ih: l.w_ih.raw(&scales[1 + 2 * i]),
+                w_hh: l.w_hh.raw(&scales[2 + 2 * i]),
+                bias: &biases[i],
+            };
+            layers.push(layer).map_err(|_| Error::BadHyperParameter { name: "layers", value: self.layers.len() as u32 })?;
+        }
+        let dense_bias = le_f32(&self.dense_bias);
+        let raw = RawModel {
+            kind: ModelKind::Lstm,
+            hyper: self.hyper,
+            tokenizer: self.tokenizer,
+            vocab: RawVocab { offsets: &offsets, text: &text, sorted: &sorted },
+            embedding: self.embedding.raw(&scales[0]),
+            layers,
+            dense: self.dense.as_ref().map(|d| d.raw(&scales[scales.len() - 1])),
+            dense_bias: &dense_bias,
+            meta: &self.meta,
+        };
+        let payload = postcard::to_allocvec(&raw).map_err(|_| Error::Malformed)?;
+        let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes());
+        out.extend_from_slice(&u32::try_from(payload.len()).map_err(|_| Error::Malformed)?.to_le_bytes());
+        out.extend_from_slice(&crc32(&payload).to_le_bytes());
+        out.extend_from_slice(&payload);
+        Model::from_bytes(&out)?;
+        Ok(out)
+    }
+}

@@ -1,0 +1,163 @@
+//! Model file format, version 1. Byte-level description: `core/FORMAT.md`.
+//!
+//! A file is a fixed 16-byte header followed by a postcard payload:
+//!
+//! | offset | size | field                                       |
+//! |--------|------|---------------------------------------------|
+//! | 0      | 4    | magic `QUIL`                                |
+//! | 4      | 2    | format version, u16 little-endian (= 1)     |
+//! | 6      | 2    | reserved flags, u16 LE, must be 0           |
+//! | 8      | 4    | payload length in bytes, u32 LE             |
+//! | 12     | 4    | CRC-32 (IEEE) of the payload, u32 LE        |
+//! | 16     | n    | payload: [`RawModel`] in postcard encoding  |
+
+use serde::{Deserialize, Serialize};
+
+/// First four bytes of every model file.
+pub const MAGIC: [u8; 4] = *b"QUIL";
+/// The format version this build writes and reads.
+pub const FORMAT_VERSION: u16 = 1;
+/// Size of the fixed header.
+pub const HEADER_LEN: usize = 16;
+/// Most LSTM layers a model may have.
+pub const MAX_LAYERS: usize = 4;
+
+/// The architecture of the recurrent part. New kinds are appended (postcard encodes the variant index).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ModelKind {
+    /// Embedding → `layers` × LSTM → Dense, PyTorch gate order i, f, g, o.
+    Lstm,
+}
+
+/// Model dimensions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hyper {
+    /// Vocabulary size V (number of tokens, special tokens included).
+    pub vocab: u32,
+    /// Embedding width E.
+    pub embed: u32,
+    /// LSTM hidden width H (every layer).
+    pub hidden: u32,
+    /// Number of stacked LSTM layers, 1..=[`MAX_LAYERS`].
+    pub layers: u32,
+}
+
+/// How the tensor bytes are to be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DType {
+    /// `rows*cols` int8 values in `[-127, 127]` plus one f32 scale per row: `w[r][c] = q[r][c] * scale[r]`.
+    I8RowScaled,
+    /// `rows*cols` f32 little-endian values, no scales (reference exports; the int8 path refuses them).
+    F32,
+}
+
+/// Token granularity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Level {
+    /// Tokens are words and punctuation marks; printed with spaces between words.
+    Word,
+    /// Tokens are single characters; printed as they are.
+    Char,
+}
+
+/// Text normalization profile, applied identically by the trainer (regex) and the core (hand-written).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Profile {
+    /// The seed notebook's cleaning, exactly: lowercase, drop everything but word characters, whitespace and `.`,
+    /// drop a line break that precedes a word character, strip. Sentences end at `.`.
+    Seed,
+    /// A writer's cleaning: page markers removed, curly quotes and dashes normalized, words hyphenated across lines
+    /// joined, lowercase, `. , ! ? ; : ' " -` kept as tokens, whitespace collapsed to single spaces.
+    Default,
+}
+
+/// What happens to a prompt word that is not in the vocabulary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Unknown {
+    /// It becomes this token id (`<unk>`).
+    Map(u32),
+    /// It is dropped (the Keras `Tokenizer` default the seed used); callers are told how many were dropped.
+    Skip,
+}
+
+/// How text becomes tokens and tokens become text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenizerSpec {
+    /// Word or character tokens.
+    pub level: Level,
+    /// Normalization profile the model was trained with.
+    pub profile: Profile,
+    /// Unknown-word policy.
+    pub unknown: Unknown,
+    /// Token that ends a sentence in the training data, if the vocabulary has a dedicated one (`.` for `seed`).
+    pub sentence_end: Option<u32>,
+    /// Capitalize the first letter of the text and of each word after `.`, `!` or `?` when printing.
+    pub capitalize: bool,
+}
+
+/// One tensor as stored. Shapes are checked by [`crate::Model::from_bytes`].
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub(crate) struct RawTensor<'a> {
+    pub dtype: DType,
+    pub rows: u32,
+    pub cols: u32,
+    /// Row-major values: `rows*cols` bytes (int8) or `4*rows*cols` bytes (f32 LE).
+    #[serde(borrow)]
+    pub data: &'a [u8],
+    /// `4*rows` bytes, f32 LE per-row scales (int8), empty for f32.
+    #[serde(borrow)]
+    pub scales: &'a [u8],
+}
+
+/// One LSTM layer as stored.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub(crate) struct RawLayer<'a> {
+    /// Shape (4H, in), in = E for layer 0 and H after.
+    #[serde(borrow)]
+    pub w_ih: RawTensor<'a>,
+    /// Shape (4H, H).
+    #[serde(borrow)]
+    pub w_hh: RawTensor<'a>,
+    /// 4H f32 LE: `b_ih + b_hh`, fused.
+    #[serde(borrow)]
+    pub bias: &'a [u8],
+}
+
+/// The vocabulary as stored.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub(crate) struct RawVocab<'a> {
+    /// (V+1) u32 LE byte offsets into `text`; token `i` is `text[off[i]..off[i+1]]`.
+    #[serde(borrow)]
+    pub offsets: &'a [u8],
+    /// Concatenated UTF-8 token strings.
+    #[serde(borrow)]
+    pub text: &'a str,
+    /// V u32 LE token ids, sorted by their strings' bytes, for binary search.
+    #[serde(borrow)]
+    pub sorted: &'a [u8],
+}
+
+/// The payload, in field order. Fields are only ever appended in later versions.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct RawModel<'a> {
+    pub kind: ModelKind,
+    pub hyper: Hyper,
+    pub tokenizer: TokenizerSpec,
+    #[serde(borrow)]
+    pub vocab: RawVocab<'a>,
+    /// Shape (V, E).
+    #[serde(borrow)]
+    pub embedding: RawTensor<'a>,
+    #[serde(borrow)]
+    pub layers: heapless::Vec<RawLayer<'a>, MAX_LAYERS>,
+    /// Shape (V, H); `None` when tied to the embedding (needs E = H).
+    #[serde(borrow)]
+    pub dense: Option<RawTensor<'a>>,
+    /// V f32 LE.
+    #[serde(borrow)]
+    pub dense_bias: &'a [u8],
+    /// Free text from the trainer (corpus, settings, metrics), JSON by convention.
+    #[serde(borrow)]
+    pub meta: &'a str,
+}

@@ -1,0 +1,325 @@
+//! [`Generator`]: stateful text generation with fixed buffers, one LSTM step per token.
+
+use core::fmt::{self, Write};
+
+use crate::error::Error;
+use crate::format::Unknown;
+use crate::kernels::{matvec_f32, matvec_i8, sigmoid, tanh, Kernel, QVec};
+use crate::model::Model;
+use crate::rng::Rng;
+use crate::sampler::{Penalty, SamplerConfig, Selector};
+use crate::tensor::F32s;
+use crate::text::{pieces, Detokenizer, NormBuf};
+
+/// Bytes of prompt text [`Generator::prime`] can normalize (two buffers of this size live on the stack meanwhile).
+pub const PROMPT_BYTES: usize = 1024;
+
+/// Which arithmetic runs the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    /// int8 weights × int8 activations, exact i32 sums (the deployment path).
+    Int8,
+    /// f32 activations × dequantized (or f32) weights: the reference the int8 path is measured against.
+    Float,
+}
+
+/// What [`Generator::prime`] did with a prompt.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Primed {
+    /// Tokens fed to the model.
+    pub tokens: usize,
+    /// Words not in the vocabulary (mapped to `<unk>` or skipped, as the model says).
+    pub unknown: usize,
+}
+
+/// Writes nothing: pass it as `echo` when the prompt should not be printed.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Discard;
+
+impl Write for Discard {
+    fn write_str(&mut self, _: &str) -> fmt::Result {
+        Ok(())
+    }
+}
+
+/// A text generator over a borrowed [`Model`], with all state in fixed buffers.
+///
+/// * `D`: widest vector (≥ E and ≥ H), `L`: most LSTM layers, `K`: most top-k candidates.
+///
+/// Its size is `size_of::<Generator<D, L, K>>()`; construction fails with [`Error::CapacityTooSmall`] when the
+/// model needs more.
+#[derive(Clone, Debug)]
+pub struct Generator<'m, const D: usize = 256, const L: usize = 1, const K: usize = 64> {
+    model: &'m Model<'m>,
+    precision: Precision,
+    kernel: Kernel,
+    /// Per layer: hidden state h (H values used).
+    h: [[f32; D]; L],
+    /// Per layer: cell state c (H values used).
+    c: [[f32; D]; L],
+    /// Gate pre-activations, gate-major: `gates[g][j]` for g in i, f, g, o.
+    gates: [[f32; D]; 4],
+    /// Layer input, quantized (int8 path).
+    xq: QVec<D>,
+    /// Hidden state, quantized (int8 path).
+    hq: QVec<D>,
+    /// Layer input (float path).
+    xf: [f32; D],
+    selector: Selector<K>,
+    penalty: Penalty,
+    rng: Rng,
+    seed: u64,
+    detok: Detokenizer,
+}
+
+impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> {
+    /// A generator for an int8 `model` with the fastest integer kernel of this CPU.
+    pub fn new(model: &'m Model<'m>, config: SamplerConfig, seed: u64) -> Result<Self, Error> {
+        Self::build(model, config, seed, Precision::Int8)
+    }
+
+    /// A generator on the float reference path (int8 models are dequantized on the fly; f32 models run as stored).
+    pub fn new_float(model: &'m Model<'m>, config: SamplerConfig, seed: u64) -> Result<Self, Error> {
+        Self::build(model, config, seed, Precision::Float)
+    }
+
+    fn build(model: &'m Model<'m>, config: SamplerConfig, seed: u64, precision: Precision) -> Result<Self, Error> {
+        let hy = model.hyper;
+        for (what, needed, capacity) in
+            [("hidden", hy.hidden as usize, D), ("embed", hy.embed as usize, D), ("layers", hy.layers as usize, L)]
+        {
+            if needed > capacity {
+                return Err(Error::CapacityTooSmall { what, needed, capacity });
+            }
+        }
+        if precision == Precision::Int8 && !model.is_quantized() {
+            return Err(Error::NotQuantized);
+        }
+        Ok(Self {
+            model,
+            precision,
+            kernel: Kernel::detect(),
+            h: [[0.0; D]; L],
+            c: [[0.0; D]; L],
+            gates: [[0.0; D]; 4],
+            xq: QVec::default(),
+            hq: QVec::default(),
+            xf: [0.0; D],
+            selector: Selector::new(config)?,
+            penalty: Penalty::default(),
+            rng: Rng::new(seed),
+            seed,
+            detok: Detokenizer::new(&model.tokenizer),
+        })
+    }
+
+    /// Forces an integer kernel (tests compare every kernel against `Scalar`); an unsupported one becomes `Scalar`.
+    pub fn with_kernel(mut self, kernel: Kernel) -> Self {
+        self.kernel = if kernel.is_supported() { kernel } else { Kernel::Scalar };
+        self
+    }
+
+    /// The integer kernel in use.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+
+    /// The arithmetic in use.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// The model.
+    pub fn model(&self) -> &'m Model<'m> {
+        self.model
+    }
+
+    /// Clears the LSTM state, the penalty window and the detokenizer, and reseeds the RNG with the original seed:
+    /// after `reset` the same calls give the same text.
+    pub fn reset(&mut self) {
+        self.h = [[0.0; D]; L];
+        self.c = [[0.0; D]; L];
+        self.penalty.clear();
+        self.rng = Rng::new(self.seed);
+        self.detok.reset();
+    }
+
+    /// Runs one LSTM step with `token` as input and remembers it for the repetition penalty (ids ≥ V are ignored).
+    pub fn feed(&mut self, token: u32) {
+        let m = self.model;
+        if token >= m.hyper.vocab {
+            return;
+        }
+        let (hid, emb, t) = (m.hyper.hidden as usize, &m.embedding, token as usize);
+        match self.precision {
+            Precision::Int8 => self.xq.load_i8(emb.row_i8(t), emb.scale(t)),
+            Precision::Float => {
+                for (j, x) in self.xf.iter_mut().enumerate().take(emb.cols) {
+                    *x = emb.get_f32(t, j);
+                }
+            }
+        }
+        for (l, layer) in m.layers.iter().enumerate() {
+            let (Some(h), Some(c)) = (self.h.get_mut(l), self.c.get_mut(l)) else { break };
+            let gates = &mut self.gates;
+            set_bias(gates, &layer.bias, hid);
+            let (w_ih, w_hh) = (&layer.w_ih, &layer.w_hh);
+            match self.precision {
+                Precision::Int8 => {
+                    let sx = self.xq.scale;
+                    matvec_i8(self.kernel, w_ih, &self.xq, |r, acc| add_gate(gates, hid, r, acc as f32 * (w_ih.scale(r) * sx)));
+                    self.hq.quantize(head(h, hid));
+                    let sh = self.hq.scale;
+                    matvec_i8(self.kernel, w_hh, &self.hq, |r, acc| add_gate(gates, hid, r, acc as f32 * (w_hh.scale(r) * sh)));
+                }
+                Precision::Float => {
+                    matvec_f32(w_ih, head(&self.xf, w_ih.cols), |r, v| add_gate(gates, hid, r, v));
+                    matvec_f32(w_hh, head(h, hid), |r, v| add_gate(gates, hid, r, v));
+                }
+            }
+            lstm_cell(gates, c, h, hid);
+            match self.precision {
+                Precision::Int8 => self.xq.quantize(head(h, hid)),
+                Precision::Float => {
+                    for (x, &v) in self.xf.iter_mut().zip(head(h, hid)) {
+                        *x = v;
+                    }
+                }
+            }
+        }
+        self.penalty.record(token, usize::from(self.selector.config().penalty_window));
+    }
+
+    /// Writes the next token's logits (before any penalty or temperature) into `out[..V]`.
+    pub fn logits(&mut self, out: &mut [f32]) -> Result<(), Error> {
+        let v = self.model.hyper.vocab as usize;
+        if out.len() < v {
+            return Err(Error::CapacityTooSmall { what: "output", needed: v, capacity: out.len() });
+        }
+        stream_logits(self.model, self.precision, self.kernel, &self.h, &mut self.hq, |id, l| {
+            if let Some(o) = out.get_mut(id as usize) {
+                *o = l;
+            }
+        });
+        Ok(())
+    }
+
+    /// Chooses the next token from the current state, feeds it, and returns it.
+    pub fn next_token(&mut self) -> u32 {
+        let Self { model, precision, kernel, h, hq, selector, penalty, rng, .. } = self;
+        selector.begin();
+        let p = selector.config().repetition_penalty;
+        let penalize = p > 1.0 && selector.config().penalty_window > 0;
+        stream_logits(model, *precision, *kernel, h, hq, |id, l| {
+            selector.push(id, if penalize { penalty.apply(id, l, p) } else { l }, rng)
+        });
+        let id = selector.finish(rng);
+        self.feed(id);
+        id
+    }
+
+    /// Normalizes and tokenizes `prompt` as the model was trained, feeds its tokens, and writes them to `echo` as
+    /// text. Words not in the vocabulary are passed to `on_unknown` and mapped to `<unk>` or skipped.
+    pub fn prime(&mut self, prompt: &str, echo: &mut impl Write, mut on_unknown: impl FnMut(&str)) -> Result<Primed, Error> {
+        let spec = self.model.tokenizer;
+        let vocab = self.model.vocab;
+        let mut buf = NormBuf::<PROMPT_BYTES>::new();
+        let text = buf.normalize(spec.profile, prompt)?;
+        let (mut primed, mut status) = (Primed::default(), Ok(()));
+        pieces(spec.level, spec.profile, text, |piece| {
+            let id = match (vocab.lookup(piece.text), spec.unknown) {
+                (Some(id), _) => id,
+                (None, policy) => {
+                    primed.unknown += 1;
+                    on_unknown(piece.text);
+                    match policy {
+                        Unknown::Map(unk) => unk,
+                        Unknown::Skip => return,
+                    }
+                }
+            };
+            self.feed(id);
+            primed.tokens += 1;
+            if status.is_ok() {
+                status = self.detok.write(vocab.token(id), echo);
+            }
+        });
+        status.map_err(|_| Error::CapacityTooSmall { what: "echo", needed: text.len(), capacity: 0 })?;
+        Ok(primed)
+    }
+
+    /// Writes token `id` as text, continuing the spacing and capitalization of what was written before.
+    pub fn write_token(&mut self, id: u32, out: &mut impl Write) -> fmt::Result {
+        self.detok.write(self.model.vocab.token(id), out)
+    }
+
+    /// Generates `n` tokens and writes them as text.
+    pub fn generate(&mut self, n: usize, out: &mut impl Write) -> fmt::Result {
+        for _ in 0..n {
+            let id = self.next_token();
+            self.write_token(id, out)?;
+        }
+        Ok(())
+    }
+}
+
+/// An endless stream of generated token ids: `gen.by_ref().take(20)`.
+impl<const D: usize, const L: usize, const K: usize> Iterator for Generator<'_, D, L, K> {
+    type Item = u32;
+    fn next(&mut self) -> Option<u32> {
+        Some(self.next_token())
+    }
+}
+
+/// Streams the next token's logits from the last layer's `h`, `f(id, logit)` in id order.
+fn stream_logits<const D: usize, const L: usize>(
+    m: &Model<'_>,
+    precision: Precision,
+    kernel: Kernel,
+    h: &[[f32; D]; L],
+    hq: &mut QVec<D>,
+    mut f: impl FnMut(u32, f32),
+) {
+    let hid = m.hyper.hidden as usize;
+    let Some(h) = h.get(m.layers.len().saturating_sub(1)) else { return };
+    let (dense, bias) = (&m.dense, &m.dense_bias);
+    match precision {
+        Precision::Int8 => {
+            hq.quantize(head(h, hid));
+            let sh = hq.scale;
+            // The hot spot: V rows of H int8 weights per token.
+            matvec_i8(kernel, dense, hq, |r, acc| f(r as u32, acc as f32 * (dense.scale(r) * sh) + bias.get(r)));
+        }
+        Precision::Float => matvec_f32(dense, head(h, hid), |r, v| f(r as u32, v + bias.get(r))),
+    }
+}
+
+#[inline(always)]
+fn head(v: &[f32], n: usize) -> &[f32] {
+    v.get(..n).unwrap_or(v)
+}
+
+fn set_bias<const D: usize>(gates: &mut [[f32; D]; 4], bias: &F32s<'_>, hid: usize) {
+    for (g, row) in gates.iter_mut().enumerate() {
+        for (j, v) in row.iter_mut().enumerate().take(hid) {
+            *v = bias.get(g * hid + j);
+        }
+    }
+}
+
+#[inline(always)]
+fn add_gate<const D: usize>(gates: &mut [[f32; D]; 4], hid: usize, r: usize, v: f32) {
+    if let Some(g) = gates.get_mut(r / hid).and_then(|g| g.get_mut(r % hid)) {
+        *g += v;
+    }
+}
+
+/// PyTorch's LSTM cell: `c = σ(f)·c + σ(i)·tanh(g)`, `h = σ(o)·tanh(c)`.
+fn lstm_cell<const D: usize>(gates: &[[f32; D]; 4], c: &mut [f32; D], h: &mut [f32; D], hid: usize) {
+    let [gi, gf, gg, go] = gates;
+    let cells = c.iter_mut().zip(h.iter_mut()).take(hid);
+    for ((((c, h), &i), &f), (&g, &o)) in cells.zip(gi).zip(gf).zip(gg.iter().zip(go)) {
+        *c = sigmoid(f) * *c + sigmoid(i) * tanh(g);
+        *h = sigmoid(o) * tanh(*c);
+    }
+}

@@ -1,0 +1,195 @@
+//! [`Model`]: a validated, zero-copy view of a model file.
+
+use crate::crc::crc32;
+use crate::error::{Error, TensorName};
+use crate::format::{
+    DType, Hyper, ModelKind, RawModel, TokenizerSpec, Unknown, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_LAYERS,
+};
+use crate::tensor::{F32s, Tensor};
+use crate::vocab::Vocab;
+
+/// Largest accepted vocabulary, embedding and hidden sizes (keeps every index product far from overflow).
+pub const MAX_VOCAB: u32 = 1 << 22;
+/// Largest accepted embedding or hidden width.
+pub const MAX_WIDTH: u32 = 1 << 14;
+
+/// One LSTM layer.
+#[derive(Clone, Copy, Debug)]
+pub struct Layer<'a> {
+    /// Shape (4H, in), rows in gate order i, f, g, o; per-row scale.
+    pub(crate) w_ih: Tensor<'a>,
+    /// Shape (4H, H), same row order.
+    pub(crate) w_hh: Tensor<'a>,
+    /// 4H values, `b_ih + b_hh`.
+    pub(crate) bias: F32s<'a>,
+}
+
+/// A model borrowed from its file bytes. Every shape, scale and index was checked by [`Model::from_bytes`].
+#[derive(Clone, Debug)]
+pub struct Model<'a> {
+    pub(crate) hyper: Hyper,
+    pub(crate) tokenizer: TokenizerSpec,
+    pub(crate) vocab: Vocab<'a>,
+    /// Shape (V, E).
+    pub(crate) embedding: Tensor<'a>,
+    pub(crate) layers: heapless::Vec<Layer<'a>, MAX_LAYERS>,
+    /// Shape (V, H); the embedding itself when tied.
+    pub(crate) dense: Tensor<'a>,
+    pub(crate) tied: bool,
+    /// V values.
+    pub(crate) dense_bias: F32s<'a>,
+    pub(crate) meta: &'a str,
+    pub(crate) file_len: usize,
+}
+
+/// Splits off and checks the header; returns the payload.
+fn payload(bytes: &[u8]) -> Result<&[u8], Error> {
+    let header = bytes.get(..HEADER_LEN).ok_or(Error::Truncated { needed: HEADER_LEN, found: bytes.len() })?;
+    let word = |i: usize| header.get(i..i + 4).and_then(|s| s.try_into().ok()).map(u32::from_le_bytes).unwrap_or(0);
+    if header.get(..4) != Some(&MAGIC[..]) {
+        return Err(Error::BadMagic);
+    }
+    let version = u16::from_le_bytes([header.get(4).copied().unwrap_or(0), header.get(5).copied().unwrap_or(0)]);
+    if version != FORMAT_VERSION {
+        return Err(Error::UnsupportedVersion { found: version, supported: FORMAT_VERSION });
+    }
+    let (flags, len, crc) = (word(4) >> 16, word(8) as usize, word(12));
+    if flags != 0 {
+        return Err(Error::Malformed);
+    }
+    let needed = HEADER_LEN.saturating_add(len);
+    let payload = bytes.get(HEADER_LEN..needed).ok_or(Error::Truncated { needed, found: bytes.len() })?;
+    if bytes.len() != needed {
+        return Err(Error::Malformed);
+    }
+    let found = crc32(payload);
+    if found != crc {
+        return Err(Error::ChecksumMismatch { expected: crc, found });
+    }
+    Ok(payload)
+}
+
+fn check_dim(name: &'static str, value: u32, max: u32) -> Result<usize, Error> {
+    if value == 0 || value > max {
+        return Err(Error::BadHyperParameter { name, value });
+    }
+    Ok(value as usize)
+}
+
+impl<'a> Model<'a> {
+    /// Loads a model from file bytes without copying: weights and strings stay borrowed from `bytes`.
+    ///
+    /// Validates the header, the checksum, every shape against the hyper-parameters, every scale and bias,
+    /// the vocabulary and its sorted index, and the special token ids. Never panics, whatever the bytes.
+    ///
+    /// ```
+    /// assert_eq!(quill_core::Model::from_bytes(b"nope").unwrap_err(),
+    ///            quill_core::Error::Truncated { needed: 16, found: 4 });
+    /// ```
+    pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, Error> {
+        let payload = payload(bytes)?;
+        let (raw, rest): (RawModel<'a>, _) = postcard::take_from_bytes(payload).map_err(|_| Error::Malformed)?;
+        if !rest.is_empty() {
+            return Err(Error::Malformed);
+        }
+        let ModelKind::Lstm = raw.kind;
+        let h = raw.hyper;
+        let v = check_dim("vocab", h.vocab, MAX_VOCAB)?;
+        let e = check_dim("embed", h.embed, MAX_WIDTH)?;
+        let hid = check_dim("hidden", h.hidden, MAX_WIDTH)?;
+        let n_layers = check_dim("layers", h.layers, MAX_LAYERS as u32)?;
+        if raw.layers.len() != n_layers {
+            return Err(Error::BadHyperParameter { name: "layers", value: raw.layers.len() as u32 });
+        }
+        let vocab = Vocab::new(raw.vocab.offsets, raw.vocab.text, raw.vocab.sorted, v)?;
+        let embedding = Tensor::new(&raw.embedding, v, e, TensorName::Embedding)?;
+        let mut layers = heapless::Vec::new();
+        for (l, raw_layer) in raw.layers.iter().enumerate() {
+            let li = l as u8;
+            let input = if l == 0 { e } else { hid };
+            let layer = Layer {
+                w_ih: Tensor::new(&raw_layer.w_ih, 4 * hid, input, TensorName::LstmInput(li))?,
+                w_hh: Tensor::new(&raw_layer.w_hh, 4 * hid, hid, TensorName::LstmHidden(li))?,
+                bias: F32s::new(raw_layer.bias, 4 * hid, TensorName::LstmBias(li), false)?,
+            };
+            layers.push(layer).map_err(|_| Error::Malformed)?;
+        }
+        let (dense, tied) = match &raw.dense {
+            Some(d) => (Tensor::new(d, v, hid, TensorName::Dense)?, false),
+            None if e == hid => (embedding, true),
+            None => return Err(Error::ShapeMismatch { tensor: TensorName::Dense, expected: v * hid, found: 0 }),
+        };
+        let dense_bias = F32s::new(raw.dense_bias, v, TensorName::DenseBias, false)?;
+        let t = raw.tokenizer;
+        for id in [t.sentence_end, if let Unknown::Map(u) = t.unknown { Some(u) } else { None }].into_iter().flatten() {
+            if id >= h.vocab {
+                return Err(Error::TokenOutOfRange { id, vocab: h.vocab });
+            }
+        }
+        Ok(Self {
+            hyper: h,
+            tokenizer: t,
+            vocab,
+            embedding,
+            layers,
+            dense,
+            tied,
+            dense_bias,
+            meta: raw.meta,
+            file_len: bytes.len(),
+        })
+    }
+
+    /// Dimensions.
+    pub fn hyper(&self) -> Hyper {
+        self.hyper
+    }
+
+    /// Tokenizer settings.
+    pub fn tokenizer(&self) -> TokenizerSpec {
+        self.tokenizer
+    }
+
+    /// The vocabulary.
+    pub fn vocab(&self) -> &Vocab<'a> {
+        &self.vocab
+    }
+
+    /// Trainer metadata (JSON by convention).
+    pub fn meta(&self) -> &'a str {
+        self.meta
+    }
+
+    /// Whether the dense layer reuses the embedding matrix.
+    pub fn tied(&self) -> bool {
+        self.tied
+    }
+
+    /// Whether every matrix is int8 (what the int8 path needs).
+    pub fn is_quantized(&self) -> bool {
+        self.matrices().all(|t| t.dtype == DType::I8RowScaled)
+    }
+
+    /// The embedding, LSTM and (untied) dense matrices.
+    pub fn matrices(&self) -> impl Iterator<Item = &Tensor<'a>> + '_ {
+        let dense = if self.tied { None } else { Some(&self.dense) };
+        core::iter::once(&self.embedding).chain(self.layers.iter().flat_map(|l| [&l.w_ih, &l.w_hh])).chain(dense)
+    }
+
+    /// Number of parameters (tied weights counted once).
+    pub fn parameter_count(&self) -> usize {
+        let h = self.hyper.hidden as usize;
+        self.matrices().map(|t| t.rows * t.cols).sum::<usize>() + self.layers.len() * 4 * h + self.dense_bias.len()
+    }
+
+    /// Bytes of the model file.
+    pub fn file_len(&self) -> usize {
+        self.file_len
+    }
+
+    /// Bytes read from the model per generated token: every LSTM matrix, the dense matrix, one embedding row.
+    pub fn bytes_per_token(&self) -> usize {
+        let row = self.embedding.byte_len() / self.embedding.rows.max(1);
+        self.layers.iter().map(|l| l.w_ih.byte_len() + l.w_hh.byte_len()).sum::<usize>() + self.dense.byte_len() + row
+    }
+}

@@ -9,7 +9,7 @@
 //! | 6      | 2    | reserved flags, u16 LE, must be 0           |
 //! | 8      | 4    | payload length in bytes, u32 LE             |
 //! | 12     | 4    | CRC-32 (IEEE) of the payload, u32 LE        |
-//! | 16     | n    | payload: [`RawModel`] in postcard encoding  |
+//! | 16     | n    | payload: `RawModel` in postcard encoding    |
 
 use serde::{Deserialize, Serialize};
 

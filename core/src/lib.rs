@@ -62,6 +62,6 @@ pub use generator::{Discard, Generator, Precision, Primed, PROMPT_BYTES};
 pub use kernels::Kernel;
 pub use model::{Layer, Model, MAX_VOCAB, MAX_WIDTH};
 pub use rng::Rng;
-pub use sampler::{Penalty, SamplerConfig, Selector, MAX_PENALTY_WINDOW};
+pub use sampler::{Penalty, SamplerConfig, Selector, MAX_PENALTY_WINDOW, TOP_P_CANDIDATES};
 pub use tensor::{F32s, Tensor};
 pub use vocab::Vocab;

@@ -11,6 +11,8 @@ use crate::rng::Rng;
 
 /// Most recent tokens the repetition penalty can look back over.
 pub const MAX_PENALTY_WINDOW: usize = 64;
+/// Candidates top-p sampling considers when `top_k` is 0 (the same on every platform, so the text is too).
+pub const TOP_P_CANDIDATES: usize = 64;
 
 /// Sampling settings. The default is greedy (argmax), as in the seed notebook.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -18,7 +20,7 @@ pub struct SamplerConfig {
     /// Softmax temperature; `0` means greedy.
     pub temperature: f32,
     /// Keep only the `k` most likely tokens; `0` means off (unless `top_p < 1`, which needs candidates: then
-    /// the selector's capacity is used).
+    /// [`TOP_P_CANDIDATES`]).
     pub top_k: u32,
     /// Nucleus sampling within the top-k candidates: keep the smallest prefix whose probability reaches `top_p`.
     /// `1` means off.
@@ -58,15 +60,16 @@ impl SamplerConfig {
                 capacity: MAX_PENALTY_WINDOW,
             });
         }
-        if self.top_k as usize > k_cap {
-            return Err(Error::CapacityTooSmall { what: "top_k", needed: self.top_k as usize, capacity: k_cap });
+        let k = self.effective_k();
+        if k > k_cap {
+            return Err(Error::CapacityTooSmall { what: "top_k", needed: k, capacity: k_cap });
         }
         Ok(())
     }
 
-    fn effective_k(&self, k_cap: usize) -> usize {
+    fn effective_k(&self) -> usize {
         match (self.top_k, self.top_p < 1.0) {
-            (0, true) => k_cap,
+            (0, true) => TOP_P_CANDIDATES,
             (k, _) => k as usize,
         }
     }
@@ -136,7 +139,7 @@ impl<const K: usize> Selector<K> {
         let inv_t = if config.temperature > 0.0 { 1.0 / config.temperature } else { 0.0 };
         Ok(Self {
             config,
-            k: config.effective_k(K),
+            k: config.effective_k(),
             inv_t,
             best: (f32::NEG_INFINITY, 0),
             max: f32::NEG_INFINITY,

@@ -12,23 +12,42 @@ fn configs() -> [(&'static str, SamplerConfig); 3] {
     let g = SamplerConfig::GREEDY;
     [
         ("greedy", g),
-        ("top-k 40", SamplerConfig { top_k: 40, temperature: 0.8, ..g }),
-        ("temperature 0.8", SamplerConfig { temperature: 0.8, ..g }),
+        (
+            "top-k 40",
+            SamplerConfig {
+                top_k: 40,
+                temperature: 0.8,
+                ..g
+            },
+        ),
+        (
+            "temperature 0.8",
+            SamplerConfig {
+                temperature: 0.8,
+                ..g
+            },
+        ),
     ]
 }
 
 fn bench_model(c: &mut Criterion, name: &str, hyper: Hyper, tied: bool) {
-    let bytes = random_model(hyper, tied, DType::I8RowScaled, 1).to_bytes().expect("valid model");
+    let bytes = random_model(hyper, tied, DType::I8RowScaled, 1)
+        .to_bytes()
+        .expect("valid model");
     let model = Model::from_bytes(&bytes).expect("loads");
     let mut group = c.benchmark_group(name);
     for (label, cfg) in configs() {
         let mut gen: Generator<160, 1, 64> = Generator::new(&model, cfg, 1).expect("fits");
         let kernel = gen.kernel();
         gen.feed(3);
-        group.bench_function(format!("int8 {kernel:?} {label}"), |b| b.iter(|| gen.next_token()));
+        group.bench_function(format!("int8 {kernel:?} {label}"), |b| {
+            b.iter(|| gen.next_token())
+        });
         if label == "greedy" {
             let mut gen = gen.clone().with_kernel(Kernel::Scalar);
-            group.bench_function(format!("int8 Scalar {label}"), |b| b.iter(|| gen.next_token()));
+            group.bench_function(format!("int8 Scalar {label}"), |b| {
+                b.iter(|| gen.next_token())
+            });
         }
         let mut gen: Generator<160, 1, 64> = Generator::new_float(&model, cfg, 1).expect("fits");
         gen.feed(3);
@@ -38,8 +57,28 @@ fn bench_model(c: &mut Criterion, name: &str, hyper: Hyper, tied: bool) {
 }
 
 fn token(c: &mut Criterion) {
-    bench_model(c, "seed V=11548 E=100 H=150", Hyper { vocab: 11_548, embed: 100, hidden: 150, layers: 1 }, false);
-    bench_model(c, "board V=4096 E=H=128 tied", Hyper { vocab: 4096, embed: 128, hidden: 128, layers: 1 }, true);
+    bench_model(
+        c,
+        "seed V=11548 E=100 H=150",
+        Hyper {
+            vocab: 11_548,
+            embed: 100,
+            hidden: 150,
+            layers: 1,
+        },
+        false,
+    );
+    bench_model(
+        c,
+        "board V=4096 E=H=128 tied",
+        Hyper {
+            vocab: 4096,
+            embed: 128,
+            hidden: 128,
+            layers: 1,
+        },
+        true,
+    );
 }
 
 criterion_group! {

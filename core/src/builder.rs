@@ -7,8 +7,8 @@ use alloc::vec::Vec;
 use crate::crc::crc32;
 use crate::error::Error;
 use crate::format::{
-    DType, Hyper, ModelKind, RawLayer, RawModel, RawTensor, RawVocab, TokenizerSpec, FORMAT_VERSION, HEADER_LEN,
-    MAGIC,
+    DType, Hyper, ModelKind, RawLayer, RawModel, RawTensor, RawVocab, TokenizerSpec,
+    FORMAT_VERSION, HEADER_LEN, MAGIC,
 };
 use crate::model::Model;
 
@@ -40,7 +40,10 @@ pub fn quantize_row(row: &[f32]) -> (Vec<i8>, f32) {
         return (alloc::vec![0; row.len()], 0.0);
     }
     let scale = max / 127.0;
-    let q = row.iter().map(|&w| libm::roundf(w / scale).clamp(-127.0, 127.0) as i8).collect();
+    let q = row
+        .iter()
+        .map(|&w| libm::roundf(w / scale).clamp(-127.0, 127.0) as i8)
+        .collect();
     (q, scale)
 }
 
@@ -54,13 +57,25 @@ impl OwnedTensor {
             data.extend(q.iter().map(|&v| v as u8));
             scales.push(s);
         }
-        Self { dtype: DType::I8RowScaled, rows, cols, data, scales }
+        Self {
+            dtype: DType::I8RowScaled,
+            rows,
+            cols,
+            data,
+            scales,
+        }
     }
 
     /// Stores a row-major f32 matrix unquantized (reference exports).
     pub fn float(values: &[f32], rows: usize, cols: usize) -> Self {
         let data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        Self { dtype: DType::F32, rows, cols, data, scales: Vec::new() }
+        Self {
+            dtype: DType::F32,
+            rows,
+            cols,
+            data,
+            scales: Vec::new(),
+        }
     }
 
     /// Quantizes or not, by `dtype`.
@@ -74,7 +89,11 @@ impl OwnedTensor {
     /// The matrix as f32 (dequantized for int8).
     pub fn to_f32(&self) -> Vec<f32> {
         match self.dtype {
-            DType::F32 => self.data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+            DType::F32 => self
+                .data
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
             DType::I8RowScaled => self
                 .data
                 .chunks(self.cols.max(1))
@@ -85,7 +104,13 @@ impl OwnedTensor {
     }
 
     fn raw<'s>(&'s self, scales: &'s [u8]) -> RawTensor<'s> {
-        RawTensor { dtype: self.dtype, rows: self.rows as u32, cols: self.cols as u32, data: &self.data, scales }
+        RawTensor {
+            dtype: self.dtype,
+            rows: self.rows as u32,
+            cols: self.cols as u32,
+            data: &self.data,
+            scales,
+        }
     }
 }
 
@@ -140,7 +165,11 @@ impl ModelBuilder {
             offsets.push(u32::try_from(text.len()).map_err(|_| Error::BadVocabulary)?);
         }
         let mut sorted: Vec<u32> = (0..self.vocab.len() as u32).collect();
-        sorted.sort_by(|&a, &b| self.vocab[a as usize].as_bytes().cmp(self.vocab[b as usize].as_bytes()));
+        sorted.sort_by(|&a, &b| {
+            self.vocab[a as usize]
+                .as_bytes()
+                .cmp(self.vocab[b as usize].as_bytes())
+        });
         let (offsets, sorted) = (le_u32(offsets), le_u32(sorted));
         let scales: Vec<Vec<u8>> = core::iter::once(&self.embedding)
             .chain(self.layers.iter().flat_map(|l| [&l.w_ih, &l.w_hh]))
@@ -155,17 +184,27 @@ impl ModelBuilder {
                 w_hh: l.w_hh.raw(&scales[2 + 2 * i]),
                 bias: &biases[i],
             };
-            layers.push(layer).map_err(|_| Error::BadHyperParameter { name: "layers", value: self.layers.len() as u32 })?;
+            layers.push(layer).map_err(|_| Error::BadHyperParameter {
+                name: "layers",
+                value: self.layers.len() as u32,
+            })?;
         }
         let dense_bias = le_f32(&self.dense_bias);
         let raw = RawModel {
             kind: ModelKind::Lstm,
             hyper: self.hyper,
             tokenizer: self.tokenizer,
-            vocab: RawVocab { offsets: &offsets, text: &text, sorted: &sorted },
+            vocab: RawVocab {
+                offsets: &offsets,
+                text: &text,
+                sorted: &sorted,
+            },
             embedding: self.embedding.raw(&scales[0]),
             layers,
-            dense: self.dense.as_ref().map(|d| d.raw(&scales[scales.len() - 1])),
+            dense: self
+                .dense
+                .as_ref()
+                .map(|d| d.raw(&scales[scales.len() - 1])),
             dense_bias: &dense_bias,
             meta: &self.meta,
         };
@@ -174,7 +213,11 @@ impl ModelBuilder {
         out.extend_from_slice(&MAGIC);
         out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         out.extend_from_slice(&0u16.to_le_bytes());
-        out.extend_from_slice(&u32::try_from(payload.len()).map_err(|_| Error::Malformed)?.to_le_bytes());
+        out.extend_from_slice(
+            &u32::try_from(payload.len())
+                .map_err(|_| Error::Malformed)?
+                .to_le_bytes(),
+        );
         out.extend_from_slice(&crc32(&payload).to_le_bytes());
         out.extend_from_slice(&payload);
         Model::from_bytes(&out)?;

@@ -79,17 +79,32 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
     }
 
     /// A generator on the float reference path (int8 models are dequantized on the fly; f32 models run as stored).
-    pub fn new_float(model: &'m Model<'m>, config: SamplerConfig, seed: u64) -> Result<Self, Error> {
+    pub fn new_float(
+        model: &'m Model<'m>,
+        config: SamplerConfig,
+        seed: u64,
+    ) -> Result<Self, Error> {
         Self::build(model, config, seed, Precision::Float)
     }
 
-    fn build(model: &'m Model<'m>, config: SamplerConfig, seed: u64, precision: Precision) -> Result<Self, Error> {
+    fn build(
+        model: &'m Model<'m>,
+        config: SamplerConfig,
+        seed: u64,
+        precision: Precision,
+    ) -> Result<Self, Error> {
         let hy = model.hyper;
-        for (what, needed, capacity) in
-            [("hidden", hy.hidden as usize, D), ("embed", hy.embed as usize, D), ("layers", hy.layers as usize, L)]
-        {
+        for (what, needed, capacity) in [
+            ("hidden", hy.hidden as usize, D),
+            ("embed", hy.embed as usize, D),
+            ("layers", hy.layers as usize, L),
+        ] {
             if needed > capacity {
-                return Err(Error::CapacityTooSmall { what, needed, capacity });
+                return Err(Error::CapacityTooSmall {
+                    what,
+                    needed,
+                    capacity,
+                });
             }
         }
         if precision == Precision::Int8 && !model.is_quantized() {
@@ -115,7 +130,11 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
 
     /// Forces an integer kernel (tests compare every kernel against `Scalar`); an unsupported one becomes `Scalar`.
     pub fn with_kernel(mut self, kernel: Kernel) -> Self {
-        self.kernel = if kernel.is_supported() { kernel } else { Kernel::Scalar };
+        self.kernel = if kernel.is_supported() {
+            kernel
+        } else {
+            Kernel::Scalar
+        };
         self
     }
 
@@ -160,20 +179,28 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
             }
         }
         for (l, layer) in m.layers.iter().enumerate() {
-            let (Some(h), Some(c)) = (self.h.get_mut(l), self.c.get_mut(l)) else { break };
+            let (Some(h), Some(c)) = (self.h.get_mut(l), self.c.get_mut(l)) else {
+                break;
+            };
             let gates = &mut self.gates;
             set_bias(gates, &layer.bias, hid);
             let (w_ih, w_hh) = (&layer.w_ih, &layer.w_hh);
             match self.precision {
                 Precision::Int8 => {
                     let sx = self.xq.scale;
-                    matvec_i8(self.kernel, w_ih, &self.xq, |r, acc| add_gate(gates, hid, r, acc as f32 * (w_ih.scale(r) * sx)));
+                    matvec_i8(self.kernel, w_ih, &self.xq, |r, acc| {
+                        add_gate(gates, hid, r, acc as f32 * (w_ih.scale(r) * sx))
+                    });
                     self.hq.quantize(head(h, hid));
                     let sh = self.hq.scale;
-                    matvec_i8(self.kernel, w_hh, &self.hq, |r, acc| add_gate(gates, hid, r, acc as f32 * (w_hh.scale(r) * sh)));
+                    matvec_i8(self.kernel, w_hh, &self.hq, |r, acc| {
+                        add_gate(gates, hid, r, acc as f32 * (w_hh.scale(r) * sh))
+                    });
                 }
                 Precision::Float => {
-                    matvec_f32(w_ih, head(&self.xf, w_ih.cols), |r, v| add_gate(gates, hid, r, v));
+                    matvec_f32(w_ih, head(&self.xf, w_ih.cols), |r, v| {
+                        add_gate(gates, hid, r, v)
+                    });
                     matvec_f32(w_hh, head(h, hid), |r, v| add_gate(gates, hid, r, v));
                 }
             }
@@ -187,26 +214,48 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
                 }
             }
         }
-        self.penalty.record(token, usize::from(self.selector.config().penalty_window));
+        self.penalty
+            .record(token, usize::from(self.selector.config().penalty_window));
     }
 
     /// Writes the next token's logits (before any penalty or temperature) into `out[..V]`.
     pub fn logits(&mut self, out: &mut [f32]) -> Result<(), Error> {
         let v = self.model.hyper.vocab as usize;
         if out.len() < v {
-            return Err(Error::CapacityTooSmall { what: "output", needed: v, capacity: out.len() });
+            return Err(Error::CapacityTooSmall {
+                what: "output",
+                needed: v,
+                capacity: out.len(),
+            });
         }
-        stream_logits(self.model, self.precision, self.kernel, &self.h, &mut self.hq, |id, l| {
-            if let Some(o) = out.get_mut(id as usize) {
-                *o = l;
-            }
-        });
+        stream_logits(
+            self.model,
+            self.precision,
+            self.kernel,
+            &self.h,
+            &mut self.hq,
+            |id, l| {
+                if let Some(o) = out.get_mut(id as usize) {
+                    *o = l;
+                }
+            },
+        );
         Ok(())
     }
 
     /// Chooses the next token from the current state, feeds it, and returns it.
     pub fn next_token(&mut self) -> u32 {
-        let Self { model, precision, kernel, h, hq, selector, penalty, rng, .. } = self;
+        let Self {
+            model,
+            precision,
+            kernel,
+            h,
+            hq,
+            selector,
+            penalty,
+            rng,
+            ..
+        } = self;
         selector.begin();
         let p = selector.config().repetition_penalty;
         let penalize = p > 1.0 && selector.config().penalty_window > 0;
@@ -220,7 +269,12 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
 
     /// Normalizes and tokenizes `prompt` as the model was trained, feeds its tokens, and writes them to `echo` as
     /// text. Words not in the vocabulary are passed to `on_unknown` and mapped to `<unk>` or skipped.
-    pub fn prime(&mut self, prompt: &str, echo: &mut impl Write, mut on_unknown: impl FnMut(&str)) -> Result<Primed, Error> {
+    pub fn prime(
+        &mut self,
+        prompt: &str,
+        echo: &mut impl Write,
+        mut on_unknown: impl FnMut(&str),
+    ) -> Result<Primed, Error> {
         let spec = self.model.tokenizer;
         let vocab = self.model.vocab;
         let mut buf = NormBuf::<PROMPT_BYTES>::new();
@@ -244,7 +298,11 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
                 status = self.detok.write(vocab.token(id), echo);
             }
         });
-        status.map_err(|_| Error::CapacityTooSmall { what: "echo", needed: text.len(), capacity: 0 })?;
+        status.map_err(|_| Error::CapacityTooSmall {
+            what: "echo",
+            needed: text.len(),
+            capacity: 0,
+        })?;
         Ok(primed)
     }
 
@@ -281,14 +339,18 @@ fn stream_logits<const D: usize, const L: usize>(
     mut f: impl FnMut(u32, f32),
 ) {
     let hid = m.hyper.hidden as usize;
-    let Some(h) = h.get(m.layers.len().saturating_sub(1)) else { return };
+    let Some(h) = h.get(m.layers.len().saturating_sub(1)) else {
+        return;
+    };
     let (dense, bias) = (&m.dense, &m.dense_bias);
     match precision {
         Precision::Int8 => {
             hq.quantize(head(h, hid));
             let sh = hq.scale;
             // The hot spot: V rows of H int8 weights per token.
-            matvec_i8(kernel, dense, hq, |r, acc| f(r as u32, acc as f32 * (dense.scale(r) * sh) + bias.get(r)));
+            matvec_i8(kernel, dense, hq, |r, acc| {
+                f(r as u32, acc as f32 * (dense.scale(r) * sh) + bias.get(r))
+            });
         }
         Precision::Float => matvec_f32(dense, head(h, hid), |r, v| f(r as u32, v + bias.get(r))),
     }
@@ -315,7 +377,12 @@ fn add_gate<const D: usize>(gates: &mut [[f32; D]; 4], hid: usize, r: usize, v: 
 }
 
 /// PyTorch's LSTM cell: `c = σ(f)·c + σ(i)·tanh(g)`, `h = σ(o)·tanh(c)`.
-fn lstm_cell<const D: usize>(gates: &[[f32; D]; 4], c: &mut [f32; D], h: &mut [f32; D], hid: usize) {
+fn lstm_cell<const D: usize>(
+    gates: &[[f32; D]; 4],
+    c: &mut [f32; D],
+    h: &mut [f32; D],
+    hid: usize,
+) {
     let [gi, gf, gg, go] = gates;
     let cells = c.iter_mut().zip(h.iter_mut()).take(hid);
     for ((((c, h), &i), &f), (&g, &o)) in cells.zip(gi).zip(gf).zip(gg.iter().zip(go)) {

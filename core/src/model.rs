@@ -3,7 +3,8 @@
 use crate::crc::crc32;
 use crate::error::{Error, TensorName};
 use crate::format::{
-    DType, Hyper, ModelKind, RawModel, TokenizerSpec, Unknown, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_LAYERS,
+    DType, Hyper, ModelKind, RawModel, TokenizerSpec, Unknown, FORMAT_VERSION, HEADER_LEN, MAGIC,
+    MAX_LAYERS,
 };
 use crate::tensor::{F32s, Tensor};
 use crate::vocab::Vocab;
@@ -44,27 +45,48 @@ pub struct Model<'a> {
 
 /// Splits off and checks the header; returns the payload.
 fn payload(bytes: &[u8]) -> Result<&[u8], Error> {
-    let header = bytes.get(..HEADER_LEN).ok_or(Error::Truncated { needed: HEADER_LEN, found: bytes.len() })?;
-    let word = |i: usize| header.get(i..i + 4).and_then(|s| s.try_into().ok()).map(u32::from_le_bytes).unwrap_or(0);
+    let header = bytes.get(..HEADER_LEN).ok_or(Error::Truncated {
+        needed: HEADER_LEN,
+        found: bytes.len(),
+    })?;
+    let word = |i: usize| {
+        header
+            .get(i..i + 4)
+            .and_then(|s| s.try_into().ok())
+            .map(u32::from_le_bytes)
+            .unwrap_or(0)
+    };
     if header.get(..4) != Some(&MAGIC[..]) {
         return Err(Error::BadMagic);
     }
-    let version = u16::from_le_bytes([header.get(4).copied().unwrap_or(0), header.get(5).copied().unwrap_or(0)]);
+    let version = u16::from_le_bytes([
+        header.get(4).copied().unwrap_or(0),
+        header.get(5).copied().unwrap_or(0),
+    ]);
     if version != FORMAT_VERSION {
-        return Err(Error::UnsupportedVersion { found: version, supported: FORMAT_VERSION });
+        return Err(Error::UnsupportedVersion {
+            found: version,
+            supported: FORMAT_VERSION,
+        });
     }
     let (flags, len, crc) = (word(4) >> 16, word(8) as usize, word(12));
     if flags != 0 {
         return Err(Error::Malformed);
     }
     let needed = HEADER_LEN.saturating_add(len);
-    let payload = bytes.get(HEADER_LEN..needed).ok_or(Error::Truncated { needed, found: bytes.len() })?;
+    let payload = bytes.get(HEADER_LEN..needed).ok_or(Error::Truncated {
+        needed,
+        found: bytes.len(),
+    })?;
     if bytes.len() != needed {
         return Err(Error::Malformed);
     }
     let found = crc32(payload);
     if found != crc {
-        return Err(Error::ChecksumMismatch { expected: crc, found });
+        return Err(Error::ChecksumMismatch {
+            expected: crc,
+            found,
+        });
     }
     Ok(payload)
 }
@@ -88,7 +110,8 @@ impl<'a> Model<'a> {
     /// ```
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, Error> {
         let payload = payload(bytes)?;
-        let (raw, rest): (RawModel<'a>, _) = postcard::take_from_bytes(payload).map_err(|_| Error::Malformed)?;
+        let (raw, rest): (RawModel<'a>, _) =
+            postcard::take_from_bytes(payload).map_err(|_| Error::Malformed)?;
         if !rest.is_empty() {
             return Err(Error::Malformed);
         }
@@ -99,7 +122,10 @@ impl<'a> Model<'a> {
         let hid = check_dim("hidden", h.hidden, MAX_WIDTH)?;
         let n_layers = check_dim("layers", h.layers, MAX_LAYERS as u32)?;
         if raw.layers.len() != n_layers {
-            return Err(Error::BadHyperParameter { name: "layers", value: raw.layers.len() as u32 });
+            return Err(Error::BadHyperParameter {
+                name: "layers",
+                value: raw.layers.len() as u32,
+            });
         }
         let vocab = Vocab::new(raw.vocab.offsets, raw.vocab.text, raw.vocab.sorted, v)?;
         let embedding = Tensor::new(&raw.embedding, v, e, TensorName::Embedding)?;
@@ -117,11 +143,27 @@ impl<'a> Model<'a> {
         let (dense, tied) = match &raw.dense {
             Some(d) => (Tensor::new(d, v, hid, TensorName::Dense)?, false),
             None if e == hid => (embedding, true),
-            None => return Err(Error::ShapeMismatch { tensor: TensorName::Dense, expected: v * hid, found: 0 }),
+            None => {
+                return Err(Error::ShapeMismatch {
+                    tensor: TensorName::Dense,
+                    expected: v * hid,
+                    found: 0,
+                })
+            }
         };
         let dense_bias = F32s::new(raw.dense_bias, v, TensorName::DenseBias, false)?;
         let t = raw.tokenizer;
-        for id in [t.sentence_end, if let Unknown::Map(u) = t.unknown { Some(u) } else { None }].into_iter().flatten() {
+        for id in [
+            t.sentence_end,
+            if let Unknown::Map(u) = t.unknown {
+                Some(u)
+            } else {
+                None
+            },
+        ]
+        .into_iter()
+        .flatten()
+        {
             if id >= h.vocab {
                 return Err(Error::TokenOutOfRange { id, vocab: h.vocab });
             }
@@ -173,13 +215,17 @@ impl<'a> Model<'a> {
     /// The embedding, LSTM and (untied) dense matrices.
     pub fn matrices(&self) -> impl Iterator<Item = &Tensor<'a>> + '_ {
         let dense = if self.tied { None } else { Some(&self.dense) };
-        core::iter::once(&self.embedding).chain(self.layers.iter().flat_map(|l| [&l.w_ih, &l.w_hh])).chain(dense)
+        core::iter::once(&self.embedding)
+            .chain(self.layers.iter().flat_map(|l| [&l.w_ih, &l.w_hh]))
+            .chain(dense)
     }
 
     /// Number of parameters (tied weights counted once).
     pub fn parameter_count(&self) -> usize {
         let h = self.hyper.hidden as usize;
-        self.matrices().map(|t| t.rows * t.cols).sum::<usize>() + self.layers.len() * 4 * h + self.dense_bias.len()
+        self.matrices().map(|t| t.rows * t.cols).sum::<usize>()
+            + self.layers.len() * 4 * h
+            + self.dense_bias.len()
     }
 
     /// Bytes of the model file.
@@ -190,6 +236,11 @@ impl<'a> Model<'a> {
     /// Bytes read from the model per generated token: every LSTM matrix, the dense matrix, one embedding row.
     pub fn bytes_per_token(&self) -> usize {
         let row = self.embedding.byte_len() / self.embedding.rows.max(1);
-        self.layers.iter().map(|l| l.w_ih.byte_len() + l.w_hh.byte_len()).sum::<usize>() + self.dense.byte_len() + row
+        self.layers
+            .iter()
+            .map(|l| l.w_ih.byte_len() + l.w_hh.byte_len())
+            .sum::<usize>()
+            + self.dense.byte_len()
+            + row
     }
 }

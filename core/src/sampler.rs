@@ -39,7 +39,13 @@ impl Default for SamplerConfig {
 
 impl SamplerConfig {
     /// Argmax, no penalty.
-    pub const GREEDY: Self = Self { temperature: 0.0, top_k: 0, top_p: 1.0, repetition_penalty: 1.0, penalty_window: 0 };
+    pub const GREEDY: Self = Self {
+        temperature: 0.0,
+        top_k: 0,
+        top_p: 1.0,
+        repetition_penalty: 1.0,
+        penalty_window: 0,
+    };
 
     /// Checks every setting against a selector capacity `k_cap`.
     pub fn validate(&self, k_cap: usize) -> Result<(), Error> {
@@ -62,7 +68,11 @@ impl SamplerConfig {
         }
         let k = self.effective_k();
         if k > k_cap {
-            return Err(Error::CapacityTooSmall { what: "top_k", needed: k, capacity: k_cap });
+            return Err(Error::CapacityTooSmall {
+                what: "top_k",
+                needed: k,
+                capacity: k_cap,
+            });
         }
         Ok(())
     }
@@ -136,7 +146,11 @@ impl<const K: usize> Selector<K> {
     /// A selector for `config` (validated against `K`).
     pub fn new(config: SamplerConfig) -> Result<Self, Error> {
         config.validate(K)?;
-        let inv_t = if config.temperature > 0.0 { 1.0 / config.temperature } else { 0.0 };
+        let inv_t = if config.temperature > 0.0 {
+            1.0 / config.temperature
+        } else {
+            0.0
+        };
         Ok(Self {
             config,
             k: config.effective_k(),
@@ -230,7 +244,9 @@ impl<const K: usize> Selector<K> {
         for i in 1..top.len() {
             let mut j = i;
             while j > 0 {
-                let (Some(a), Some(b)) = (top.get(j - 1).copied(), top.get(j).copied()) else { break };
+                let (Some(a), Some(b)) = (top.get(j - 1).copied(), top.get(j).copied()) else {
+                    break;
+                };
                 if b.0 > a.0 || (b.0 == a.0 && b.1 < a.1) {
                     top.swap(j - 1, j);
                     j -= 1;
@@ -239,7 +255,9 @@ impl<const K: usize> Selector<K> {
                 }
             }
         }
-        let Some(&(l0, first)) = top.first() else { return 0 };
+        let Some(&(l0, first)) = top.first() else {
+            return 0;
+        };
         if self.inv_t == 0.0 {
             return first;
         }

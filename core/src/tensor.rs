@@ -9,10 +9,19 @@ pub struct F32s<'a>(&'a [u8]);
 
 impl<'a> F32s<'a> {
     /// Views `bytes` as `len` f32 values; checks the length and that every value is finite (and `>= 0` if `scales`).
-    pub(crate) fn new(bytes: &'a [u8], len: usize, tensor: TensorName, scales: bool) -> Result<Self, Error> {
+    pub(crate) fn new(
+        bytes: &'a [u8],
+        len: usize,
+        tensor: TensorName,
+        scales: bool,
+    ) -> Result<Self, Error> {
         let needed = len.checked_mul(4).ok_or(Error::Malformed)?;
         if bytes.len() != needed {
-            return Err(Error::ShapeMismatch { tensor, expected: needed, found: bytes.len() });
+            return Err(Error::ShapeMismatch {
+                tensor,
+                expected: needed,
+                found: bytes.len(),
+            });
         }
         let v = Self(bytes);
         if (0..len).any(|i| !v.get(i).is_finite() || (scales && v.get(i) < 0.0)) {
@@ -55,10 +64,19 @@ pub struct Tensor<'a> {
 
 impl<'a> Tensor<'a> {
     /// Checks a stored tensor against the expected shape.
-    pub(crate) fn new(raw: &RawTensor<'a>, rows: usize, cols: usize, name: TensorName) -> Result<Self, Error> {
+    pub(crate) fn new(
+        raw: &RawTensor<'a>,
+        rows: usize,
+        cols: usize,
+        name: TensorName,
+    ) -> Result<Self, Error> {
         let (r, c) = (raw.rows as usize, raw.cols as usize);
         if r != rows || c != cols {
-            return Err(Error::ShapeMismatch { tensor: name, expected: rows * cols, found: r.saturating_mul(c) });
+            return Err(Error::ShapeMismatch {
+                tensor: name,
+                expected: rows * cols,
+                found: r.saturating_mul(c),
+            });
         }
         let elems = rows.checked_mul(cols).ok_or(Error::Malformed)?;
         let (bytes, scales) = match raw.dtype {
@@ -66,19 +84,33 @@ impl<'a> Tensor<'a> {
             DType::F32 => {
                 let v = F32s::new(raw.data, elems, name, false)?;
                 if !raw.scales.is_empty() {
-                    return Err(Error::ShapeMismatch { tensor: name, expected: 0, found: raw.scales.len() });
+                    return Err(Error::ShapeMismatch {
+                        tensor: name,
+                        expected: 0,
+                        found: raw.scales.len(),
+                    });
                 }
                 (v.0.len(), F32s(&[]))
             }
         };
         if raw.data.len() != bytes {
-            return Err(Error::ShapeMismatch { tensor: name, expected: bytes, found: raw.data.len() });
+            return Err(Error::ShapeMismatch {
+                tensor: name,
+                expected: bytes,
+                found: raw.data.len(),
+            });
         }
         if raw.dtype == DType::I8RowScaled && raw.data.contains(&0x80) {
             // -128 is outside the symmetric range the SIMD kernels rely on (no i16 pair overflow).
             return Err(Error::NonFiniteParameter { tensor: name });
         }
-        Ok(Self { rows, cols, dtype: raw.dtype, data: raw.data, scales })
+        Ok(Self {
+            rows,
+            cols,
+            dtype: raw.dtype,
+            data: raw.data,
+            scales,
+        })
     }
 
     /// Number of rows.
@@ -107,7 +139,10 @@ impl<'a> Tensor<'a> {
         if self.dtype != DType::I8RowScaled {
             return &[];
         }
-        let bytes = self.data.get(r * self.cols..(r + 1) * self.cols).unwrap_or(&[]);
+        let bytes = self
+            .data
+            .get(r * self.cols..(r + 1) * self.cols)
+            .unwrap_or(&[]);
         as_i8(bytes)
     }
 
@@ -125,7 +160,9 @@ impl<'a> Tensor<'a> {
     pub fn get_f32(&self, r: usize, c: usize) -> f32 {
         let i = r * self.cols + c;
         match self.dtype {
-            DType::I8RowScaled => f32::from(self.data.get(i).map_or(0, |&b| b as i8)) * self.scales.get(r),
+            DType::I8RowScaled => {
+                f32::from(self.data.get(i).map_or(0, |&b| b as i8)) * self.scales.get(r)
+            }
             DType::F32 => F32s(self.data).get(i),
         }
     }

@@ -10,18 +10,31 @@ use crate::format::{DType, Hyper, Level, Profile, TokenizerSpec, Unknown};
 use crate::rng::Rng;
 
 fn uniform(rng: &mut Rng, n: usize, scale: f32) -> Vec<f32> {
-    (0..n).map(|_| (rng.next_f32() * 2.0 - 1.0) * scale).collect()
+    (0..n)
+        .map(|_| (rng.next_f32() * 2.0 - 1.0) * scale)
+        .collect()
 }
 
 /// A word-level, `default`-profile model with random weights: tokens `<unk>`, `.`, `,`, `the`, `people`, then
 /// `w5`, `w6`, ... up to `hyper.vocab`. Weights are uniform in ±1/√H, so activations are in a realistic range.
 pub fn random_model(hyper: Hyper, tied: bool, dtype: DType, seed: u64) -> ModelBuilder {
     let mut rng = Rng::new(seed);
-    let (v, e, h) = (hyper.vocab as usize, hyper.embed as usize, hyper.hidden as usize);
+    let (v, e, h) = (
+        hyper.vocab as usize,
+        hyper.embed as usize,
+        hyper.hidden as usize,
+    );
     let base = ["<unk>", ".", ",", "the", "people"];
-    let vocab: Vec<String> = (0..v).map(|i| base.get(i).map_or_else(|| format!("w{i}"), |s| String::from(*s))).collect();
+    let vocab: Vec<String> = (0..v)
+        .map(|i| {
+            base.get(i)
+                .map_or_else(|| format!("w{i}"), |s| String::from(*s))
+        })
+        .collect();
     let k = 1.0 / libm::sqrtf(h as f32);
-    let mut tensor = |rows, cols, scale| OwnedTensor::new(dtype, &uniform(&mut rng, rows * cols, scale), rows, cols);
+    let mut tensor = |rows, cols, scale| {
+        OwnedTensor::new(dtype, &uniform(&mut rng, rows * cols, scale), rows, cols)
+    };
     let embedding = tensor(v, e, 1.0);
     let layers = (0..hyper.layers as usize)
         .map(|l| OwnedLayer {
@@ -32,7 +45,13 @@ pub fn random_model(hyper: Hyper, tied: bool, dtype: DType, seed: u64) -> ModelB
         .collect::<Vec<_>>();
     let dense = (!tied).then(|| tensor(v, h, k));
     let mut rng = Rng::new(seed ^ 0x5eed);
-    let layers = layers.into_iter().map(|l| OwnedLayer { bias: uniform(&mut rng, 4 * h, k), ..l }).collect();
+    let layers = layers
+        .into_iter()
+        .map(|l| OwnedLayer {
+            bias: uniform(&mut rng, 4 * h, k),
+            ..l
+        })
+        .collect();
     ModelBuilder {
         hyper,
         tokenizer: TokenizerSpec {
@@ -53,6 +72,13 @@ pub fn random_model(hyper: Hyper, tied: bool, dtype: DType, seed: u64) -> ModelB
 
 /// The bytes of a small random int8 model (V=64, E=H=32, tied), for examples.
 pub fn tiny_model_bytes() -> Vec<u8> {
-    let hyper = Hyper { vocab: 64, embed: 32, hidden: 32, layers: 1 };
-    random_model(hyper, true, DType::I8RowScaled, 1).to_bytes().unwrap_or_default()
+    let hyper = Hyper {
+        vocab: 64,
+        embed: 32,
+        hidden: 32,
+        layers: 1,
+    };
+    random_model(hyper, true, DType::I8RowScaled, 1)
+        .to_bytes()
+        .unwrap_or_default()
 }

@@ -23,16 +23,30 @@ fn u32_at(bytes: &[u8], i: usize) -> Option<u32> {
 }
 
 impl<'a> Vocab<'a> {
-    pub(crate) fn new(offsets: &'a [u8], text: &'a str, sorted: &'a [u8], len: usize) -> Result<Self, Error> {
+    pub(crate) fn new(
+        offsets: &'a [u8],
+        text: &'a str,
+        sorted: &'a [u8],
+        len: usize,
+    ) -> Result<Self, Error> {
         if offsets.len() != 4 * (len + 1) || sorted.len() != 4 * len {
             return Err(Error::BadVocabulary);
         }
-        let v = Self { offsets, text, sorted };
-        if u32_at(offsets, 0) != Some(0) || u32_at(offsets, len).map(|e| e as usize) != Some(text.len()) {
+        let v = Self {
+            offsets,
+            text,
+            sorted,
+        };
+        if u32_at(offsets, 0) != Some(0)
+            || u32_at(offsets, len).map(|e| e as usize) != Some(text.len())
+        {
             return Err(Error::BadVocabulary);
         }
         for i in 0..len {
-            let (a, b) = (u32_at(offsets, i).unwrap_or(0) as usize, u32_at(offsets, i + 1).unwrap_or(0) as usize);
+            let (a, b) = (
+                u32_at(offsets, i).unwrap_or(0) as usize,
+                u32_at(offsets, i + 1).unwrap_or(0) as usize,
+            );
             if a >= b || !text.is_char_boundary(a) || !text.is_char_boundary(b) {
                 return Err(Error::BadVocabulary);
             }

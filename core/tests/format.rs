@@ -5,12 +5,34 @@ use quill_core::testing::random_model;
 use quill_core::{DType, Error, Generator, Hyper, Model, SamplerConfig, TensorName};
 
 fn small() -> Vec<u8> {
-    random_model(Hyper { vocab: 40, embed: 12, hidden: 16, layers: 2 }, false, DType::I8RowScaled, 9).to_bytes().unwrap()
+    random_model(
+        Hyper {
+            vocab: 40,
+            embed: 12,
+            hidden: 16,
+            layers: 2,
+        },
+        false,
+        DType::I8RowScaled,
+        9,
+    )
+    .to_bytes()
+    .unwrap()
 }
 
 #[test]
 fn round_trip_preserves_everything() {
-    let b = random_model(Hyper { vocab: 40, embed: 12, hidden: 16, layers: 2 }, false, DType::I8RowScaled, 9);
+    let b = random_model(
+        Hyper {
+            vocab: 40,
+            embed: 12,
+            hidden: 16,
+            layers: 2,
+        },
+        false,
+        DType::I8RowScaled,
+        9,
+    );
     let bytes = b.to_bytes().unwrap();
     let m = Model::from_bytes(&bytes).unwrap();
     assert_eq!(m.hyper(), b.hyper);
@@ -29,7 +51,17 @@ fn round_trip_preserves_everything() {
 
 #[test]
 fn tied_models_need_equal_widths() {
-    let mut b = random_model(Hyper { vocab: 20, embed: 8, hidden: 8, layers: 1 }, true, DType::I8RowScaled, 1);
+    let mut b = random_model(
+        Hyper {
+            vocab: 20,
+            embed: 8,
+            hidden: 8,
+            layers: 1,
+        },
+        true,
+        DType::I8RowScaled,
+        1,
+    );
     let m_bytes = b.to_bytes().unwrap();
     assert!(Model::from_bytes(&m_bytes).unwrap().tied());
     b.hyper.hidden = 9;
@@ -39,29 +71,86 @@ fn tied_models_need_equal_widths() {
 #[test]
 fn errors_name_the_problem() {
     let bytes = small();
-    assert_eq!(Model::from_bytes(&bytes[..10]).unwrap_err(), Error::Truncated { needed: 16, found: 10 });
+    assert_eq!(
+        Model::from_bytes(&bytes[..10]).unwrap_err(),
+        Error::Truncated {
+            needed: 16,
+            found: 10
+        }
+    );
     let mut bad = bytes.clone();
     bad[0] = b'X';
     assert_eq!(Model::from_bytes(&bad).unwrap_err(), Error::BadMagic);
     let mut bad = bytes.clone();
     bad[4] = 9;
-    assert_eq!(Model::from_bytes(&bad).unwrap_err(), Error::UnsupportedVersion { found: 9, supported: 1 });
+    assert_eq!(
+        Model::from_bytes(&bad).unwrap_err(),
+        Error::UnsupportedVersion {
+            found: 9,
+            supported: 1
+        }
+    );
     let mut bad = bytes.clone();
     let last = bad.len() - 1;
     bad[last] ^= 1;
-    assert!(matches!(Model::from_bytes(&bad).unwrap_err(), Error::ChecksumMismatch { .. }));
-    assert!(matches!(Model::from_bytes(&bytes[..bytes.len() - 1]).unwrap_err(), Error::Truncated { .. }));
+    assert!(matches!(
+        Model::from_bytes(&bad).unwrap_err(),
+        Error::ChecksumMismatch { .. }
+    ));
+    assert!(matches!(
+        Model::from_bytes(&bytes[..bytes.len() - 1]).unwrap_err(),
+        Error::Truncated { .. }
+    ));
 
-    let mut b = random_model(Hyper { vocab: 20, embed: 8, hidden: 8, layers: 1 }, false, DType::I8RowScaled, 1);
+    let mut b = random_model(
+        Hyper {
+            vocab: 20,
+            embed: 8,
+            hidden: 8,
+            layers: 1,
+        },
+        false,
+        DType::I8RowScaled,
+        1,
+    );
     b.layers[0].bias.pop();
     assert_eq!(
         b.to_bytes().unwrap_err(),
-        Error::ShapeMismatch { tensor: TensorName::LstmBias(0), expected: 128, found: 124 }
+        Error::ShapeMismatch {
+            tensor: TensorName::LstmBias(0),
+            expected: 128,
+            found: 124
+        }
     );
-    let mut b = random_model(Hyper { vocab: 20, embed: 8, hidden: 8, layers: 1 }, false, DType::I8RowScaled, 1);
+    let mut b = random_model(
+        Hyper {
+            vocab: 20,
+            embed: 8,
+            hidden: 8,
+            layers: 1,
+        },
+        false,
+        DType::I8RowScaled,
+        1,
+    );
     b.embedding.scales[3] = f32::NAN;
-    assert_eq!(b.to_bytes().unwrap_err(), Error::NonFiniteParameter { tensor: TensorName::Embedding });
-    let mut b = random_model(Hyper { vocab: 20, embed: 8, hidden: 8, layers: 1 }, false, DType::I8RowScaled, 1);
+    assert_eq!(
+        b.to_bytes().unwrap_err(),
+        Error::NonFiniteParameter {
+            tensor: TensorName::Embedding
+        }
+    );
+    let mut b = random_model(
+        Hyper {
+            vocab: 20,
+            embed: 8,
+            hidden: 8,
+            layers: 1,
+        },
+        false,
+        DType::I8RowScaled,
+        1,
+    );
     b.vocab[5] = b.vocab[6].clone();
     assert_eq!(b.to_bytes().unwrap_err(), Error::UnsortedIndex);
     b.vocab[5] = String::new();
@@ -73,15 +162,55 @@ fn capacity_errors_are_reported() {
     let bytes = small();
     let m = Model::from_bytes(&bytes).unwrap();
     let e = Generator::<8, 2, 4>::new(&m, SamplerConfig::GREEDY, 0).unwrap_err();
-    assert_eq!(e, Error::CapacityTooSmall { what: "hidden", needed: 16, capacity: 8 });
+    assert_eq!(
+        e,
+        Error::CapacityTooSmall {
+            what: "hidden",
+            needed: 16,
+            capacity: 8
+        }
+    );
     let e = Generator::<16, 1, 4>::new(&m, SamplerConfig::GREEDY, 0).unwrap_err();
-    assert_eq!(e, Error::CapacityTooSmall { what: "layers", needed: 2, capacity: 1 });
-    let cfg = SamplerConfig { top_k: 5, temperature: 1.0, ..SamplerConfig::GREEDY };
+    assert_eq!(
+        e,
+        Error::CapacityTooSmall {
+            what: "layers",
+            needed: 2,
+            capacity: 1
+        }
+    );
+    let cfg = SamplerConfig {
+        top_k: 5,
+        temperature: 1.0,
+        ..SamplerConfig::GREEDY
+    };
     let e = Generator::<16, 2, 4>::new(&m, cfg, 0).unwrap_err();
-    assert_eq!(e, Error::CapacityTooSmall { what: "top_k", needed: 5, capacity: 4 });
-    let f = random_model(Hyper { vocab: 20, embed: 8, hidden: 8, layers: 1 }, false, DType::F32, 1).to_bytes().unwrap();
+    assert_eq!(
+        e,
+        Error::CapacityTooSmall {
+            what: "top_k",
+            needed: 5,
+            capacity: 4
+        }
+    );
+    let f = random_model(
+        Hyper {
+            vocab: 20,
+            embed: 8,
+            hidden: 8,
+            layers: 1,
+        },
+        false,
+        DType::F32,
+        1,
+    )
+    .to_bytes()
+    .unwrap();
     let f = Model::from_bytes(&f).unwrap();
-    assert_eq!(Generator::<8, 1, 4>::new(&f, SamplerConfig::GREEDY, 0).unwrap_err(), Error::NotQuantized);
+    assert_eq!(
+        Generator::<8, 1, 4>::new(&f, SamplerConfig::GREEDY, 0).unwrap_err(),
+        Error::NotQuantized
+    );
     assert!(Generator::<8, 1, 4>::new_float(&f, SamplerConfig::GREEDY, 0).is_ok());
 }
 
@@ -93,7 +222,10 @@ fn every_byte_corruption_is_an_error_never_a_panic() {
     for i in 0..bytes.len() {
         let mut bad = bytes.clone();
         bad[i] ^= 0x5A;
-        assert!(Model::from_bytes(&bad).is_err(), "flip at {i} went unnoticed");
+        assert!(
+            Model::from_bytes(&bad).is_err(),
+            "flip at {i} went unnoticed"
+        );
         if i >= 16 {
             let crc = quill_core::crc32(&bad[16..]);
             bad[12..16].copy_from_slice(&crc.to_le_bytes());

@@ -3,11 +3,24 @@
 use quill_core::testing::random_model;
 use quill_core::text::{normalize, pieces, Detokenizer};
 use quill_core::{
-    DType, Generator, Hyper, Kernel, Level, Model, Profile, Rng, SamplerConfig, Selector, TokenizerSpec, Unknown,
+    DType, Generator, Hyper, Kernel, Level, Model, Profile, Rng, SamplerConfig, Selector,
+    TokenizerSpec, Unknown,
 };
 
 fn model_bytes(tied: bool, dtype: DType) -> Vec<u8> {
-    random_model(Hyper { vocab: 300, embed: 48, hidden: 48, layers: 2 }, tied, dtype, 5).to_bytes().unwrap()
+    random_model(
+        Hyper {
+            vocab: 300,
+            embed: 48,
+            hidden: 48,
+            layers: 2,
+        },
+        tied,
+        dtype,
+        5,
+    )
+    .to_bytes()
+    .unwrap()
 }
 
 fn text(m: &Model<'_>, cfg: SamplerConfig, seed: u64, kernel: Kernel) -> String {
@@ -19,19 +32,36 @@ fn text(m: &Model<'_>, cfg: SamplerConfig, seed: u64, kernel: Kernel) -> String 
 }
 
 fn sampled() -> SamplerConfig {
-    SamplerConfig { temperature: 0.9, top_k: 20, top_p: 0.9, repetition_penalty: 1.3, penalty_window: 16 }
+    SamplerConfig {
+        temperature: 0.9,
+        top_k: 20,
+        top_p: 0.9,
+        repetition_penalty: 1.3,
+        penalty_window: 16,
+    }
 }
 
 #[test]
 fn same_seed_same_text_and_kernels_agree() {
     let bytes = model_bytes(false, DType::I8RowScaled);
     let m = Model::from_bytes(&bytes).unwrap();
-    for cfg in [SamplerConfig::GREEDY, sampled(), SamplerConfig { temperature: 1.0, ..SamplerConfig::GREEDY }] {
+    for cfg in [
+        SamplerConfig::GREEDY,
+        sampled(),
+        SamplerConfig {
+            temperature: 1.0,
+            ..SamplerConfig::GREEDY
+        },
+    ] {
         let reference = text(&m, cfg, 11, Kernel::Scalar);
         assert!(reference.starts_with("The people w9 w10"), "{reference}");
         assert_eq!(text(&m, cfg, 11, Kernel::detect()), reference);
         if cfg != SamplerConfig::GREEDY {
-            assert_ne!(text(&m, cfg, 12, Kernel::Scalar), reference, "the seed must matter when sampling");
+            assert_ne!(
+                text(&m, cfg, 12, Kernel::Scalar),
+                reference,
+                "the seed must matter when sampling"
+            );
         }
     }
 }
@@ -64,13 +94,26 @@ fn int8_logits_track_float_reference() {
         q.logits(&mut lq).unwrap();
         f.logits(&mut lf).unwrap();
         let spread = lf.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        let err = lq.iter().zip(&lf).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        let err = lq
+            .iter()
+            .zip(&lf)
+            .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
         worst = worst.max(err / spread);
-        let argmax = |v: &[f32]| v.iter().enumerate().fold(0, |b, (i, x)| if *x > v[b] { i } else { b });
+        let argmax = |v: &[f32]| {
+            v.iter()
+                .enumerate()
+                .fold(0, |b, (i, x)| if *x > v[b] { i } else { b })
+        };
         agree += usize::from(argmax(&lq) == argmax(&lf));
-        assert!(err <= 0.05 * spread, "step {step}: max |int8 - float| = {err} vs logit range {spread}");
+        assert!(
+            err <= 0.05 * spread,
+            "step {step}: max |int8 - float| = {err} vs logit range {spread}"
+        );
     }
-    println!("int8 vs float: worst logit error {:.2}% of max |logit|, argmax agreement {agree}/200", worst * 100.0);
+    println!(
+        "int8 vs float: worst logit error {:.2}% of max |logit|, argmax agreement {agree}/200",
+        worst * 100.0
+    );
     assert!(agree >= 180, "argmax agreed on only {agree}/200 steps");
 }
 
@@ -89,15 +132,25 @@ fn frequencies(logits: &[f32], cfg: SamplerConfig, n: usize) -> Vec<f64> {
 }
 
 fn softmax(logits: &[f32], t: f32, keep: &[usize]) -> Vec<f64> {
-    let w: Vec<f64> =
-        (0..logits.len()).map(|i| if keep.contains(&i) { ((logits[i] / t) as f64).exp() } else { 0.0 }).collect();
+    let w: Vec<f64> = (0..logits.len())
+        .map(|i| {
+            if keep.contains(&i) {
+                ((logits[i] / t) as f64).exp()
+            } else {
+                0.0
+            }
+        })
+        .collect();
     let s: f64 = w.iter().sum();
     w.into_iter().map(|x| x / s).collect()
 }
 
 fn assert_close(got: &[f64], want: &[f64]) {
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!((g - w).abs() < 0.006, "token {i}: frequency {g:.4}, expected {w:.4}\n got {got:?}\nwant {want:?}");
+        assert!(
+            (g - w).abs() < 0.006,
+            "token {i}: frequency {g:.4}, expected {w:.4}\n got {got:?}\nwant {want:?}"
+        );
     }
 }
 
@@ -107,14 +160,32 @@ fn samplers_follow_their_distributions() {
     let logits = [1.0, 2.5, 0.2, 2.0, -1.0, 1.6];
     let all: Vec<usize> = (0..6).collect();
     let n = 120_000;
-    let t = SamplerConfig { temperature: 0.7, ..SamplerConfig::GREEDY };
+    let t = SamplerConfig {
+        temperature: 0.7,
+        ..SamplerConfig::GREEDY
+    };
     assert_close(&frequencies(&logits, t, n), &softmax(&logits, 0.7, &all));
-    let t = SamplerConfig { temperature: 1.5, ..SamplerConfig::GREEDY };
+    let t = SamplerConfig {
+        temperature: 1.5,
+        ..SamplerConfig::GREEDY
+    };
     assert_close(&frequencies(&logits, t, n), &softmax(&logits, 1.5, &all));
-    let k = SamplerConfig { temperature: 1.0, top_k: 3, ..SamplerConfig::GREEDY };
-    assert_close(&frequencies(&logits, k, n), &softmax(&logits, 1.0, &[1, 3, 5]));
+    let k = SamplerConfig {
+        temperature: 1.0,
+        top_k: 3,
+        ..SamplerConfig::GREEDY
+    };
+    assert_close(
+        &frequencies(&logits, k, n),
+        &softmax(&logits, 1.0, &[1, 3, 5]),
+    );
     // top-p 0.6 within top-k 5: p(1)=.43, p(3)=.26 reach .6 → keep {1, 3}.
-    let p = SamplerConfig { temperature: 1.0, top_k: 5, top_p: 0.6, ..SamplerConfig::GREEDY };
+    let p = SamplerConfig {
+        temperature: 1.0,
+        top_k: 5,
+        top_p: 0.6,
+        ..SamplerConfig::GREEDY
+    };
     assert_close(&frequencies(&logits, p, n), &softmax(&logits, 1.0, &[1, 3]));
     let g = frequencies(&logits, SamplerConfig::GREEDY, 10);
     assert_eq!(g[1], 1.0);
@@ -140,7 +211,11 @@ fn unknown_prompt_words_are_reported() {
     let mut g: Generator<64, 2, 8> = Generator::new(&m, SamplerConfig::GREEDY, 0).unwrap();
     let mut unknown = Vec::new();
     let mut echo = String::new();
-    let primed = g.prime("the zebra people", &mut echo, |w| unknown.push(w.to_string())).unwrap();
+    let primed = g
+        .prime("the zebra people", &mut echo, |w| {
+            unknown.push(w.to_string())
+        })
+        .unwrap();
     assert_eq!((primed.tokens, primed.unknown), (3, 1));
     assert_eq!(unknown, ["zebra"]);
     assert_eq!(echo, "The <unk> people");
@@ -152,20 +227,46 @@ fn prompts_longer_than_the_buffer_are_refused() {
     let m = Model::from_bytes(&bytes).unwrap();
     let mut g: Generator<64, 2, 8> = Generator::new(&m, SamplerConfig::GREEDY, 0).unwrap();
     let long = "the ".repeat(400);
-    assert!(matches!(g.prime(&long, &mut String::new(), |_| {}), Err(quill_core::Error::CapacityTooSmall { what: "prompt", .. })));
+    assert!(matches!(
+        g.prime(&long, &mut String::new(), |_| {}),
+        Err(quill_core::Error::CapacityTooSmall { what: "prompt", .. })
+    ));
 }
 
 #[test]
 fn seed_profile_pieces_and_detok() {
     let (mut a, mut b) = (String::new(), String::new());
-    let n = normalize(Profile::Seed, "It was the best of times. It was\nthe worst_of times.\n\nPage 3", &mut a, &mut b).unwrap();
-    assert_eq!(n, "it was the best of times. it wasthe worst_of times.\npage 3");
+    let n = normalize(
+        Profile::Seed,
+        "It was the best of times. It was\nthe worst_of times.\n\nPage 3",
+        &mut a,
+        &mut b,
+    )
+    .unwrap();
+    assert_eq!(
+        n,
+        "it was the best of times. it wasthe worst_of times.\npage 3"
+    );
     let mut v = Vec::new();
-    pieces(Level::Word, Profile::Seed, n, |p| v.push((p.text, p.sentence_end)));
+    pieces(Level::Word, Profile::Seed, n, |p| {
+        v.push((p.text, p.sentence_end))
+    });
     let words: Vec<&str> = v.iter().map(|p| p.0).collect();
-    assert_eq!(words, ["it", "was", "the", "best", "of", "times", ".", "it", "wasthe", "worst", "of", "times", ".", "page", "3"]);
+    assert_eq!(
+        words,
+        [
+            "it", "was", "the", "best", "of", "times", ".", "it", "wasthe", "worst", "of", "times",
+            ".", "page", "3"
+        ]
+    );
     assert!(v[6].1 && !v[5].1);
-    let spec = TokenizerSpec { level: Level::Word, profile: Profile::Seed, unknown: Unknown::Skip, sentence_end: None, capitalize: true };
+    let spec = TokenizerSpec {
+        level: Level::Word,
+        profile: Profile::Seed,
+        unknown: Unknown::Skip,
+        sentence_end: None,
+        capitalize: true,
+    };
     let mut d = Detokenizer::new(&spec);
     let mut s = String::new();
     for w in &words[..8] {
@@ -187,9 +288,22 @@ fn default_profile_edge_cases() {
         ("tab\tand\r\nnewline", "tab and newline"),
     ];
     for (input, want) in cases {
-        assert_eq!(normalize(Profile::Default, input, &mut a, &mut b).unwrap(), want, "{input:?}");
+        assert_eq!(
+            normalize(Profile::Default, input, &mut a, &mut b).unwrap(),
+            want,
+            "{input:?}"
+        );
     }
     let mut v = Vec::new();
     pieces(Level::Char, Profile::Default, "hé.", |p| v.push(p.text));
     assert_eq!(v, ["h", "é", "."]);
+}
+
+/// RAM of the generator state (README table): the board generator must leave most of a 64 KB budget free.
+#[test]
+fn size_of_generators() {
+    let seed = std::mem::size_of::<Generator<'static, 160, 1, 64>>();
+    let board = std::mem::size_of::<Generator<'static, 128, 1, 64>>();
+    println!("size_of Generator<160, 1, 64> = {seed}, Generator<128, 1, 64> = {board}");
+    assert!(board < 8 * 1024 && seed < 10 * 1024);
 }

@@ -22,14 +22,30 @@ impl Adam {
     /// Zero moments for `params`.
     pub fn new(params: &[(String, Tensor)], lr: f64) -> Self {
         let zeros = || params.iter().map(|(_, p)| p.zeros_like()).collect();
-        Self { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 0, m: zeros(), v: zeros() }
+        Self {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            step: 0,
+            m: zeros(),
+            v: zeros(),
+        }
     }
 
     /// Scales gradients so their global L2 norm is at most `max`; returns the norm before clipping.
     pub fn clip_grad_norm(params: &[(String, Tensor)], max: f64) -> f64 {
         tch::no_grad(|| {
-            let grads: Vec<Tensor> = params.iter().map(|(_, p)| p.grad()).filter(|g| g.defined()).collect();
-            let norm = grads.iter().map(|g| g.square().sum(tch::Kind::Float).double_value(&[])).sum::<f64>().sqrt();
+            let grads: Vec<Tensor> = params
+                .iter()
+                .map(|(_, p)| p.grad())
+                .filter(|g| g.defined())
+                .collect();
+            let norm = grads
+                .iter()
+                .map(|g| g.square().sum(tch::Kind::Float).double_value(&[]))
+                .sum::<f64>()
+                .sqrt();
             if max > 0.0 && norm > max {
                 let scale = max / (norm + 1e-6);
                 for mut g in grads {

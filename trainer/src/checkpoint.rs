@@ -49,13 +49,24 @@ const VERSION: u32 = 1;
 
 /// Writes `path` atomically: a temporary file in the same folder, then a rename.
 pub fn atomic_write(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    ));
     write(&tmp)?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
 }
 
 /// Saves a checkpoint.
-pub fn save(path: &Path, meta: &Meta, net: &Net, adam: &Adam, val_tokens: &[u32], val_ends: &[bool]) -> Result<()> {
+pub fn save(
+    path: &Path,
+    meta: &Meta,
+    net: &Net,
+    adam: &Adam,
+    val_tokens: &[u32],
+    val_ends: &[bool],
+) -> Result<()> {
     let json = serde_json::to_vec(meta)?;
     let params = net.named_parameters();
     let mut named: Vec<(String, Tensor)> = vec![("meta".into(), Tensor::from_slice(&json))];
@@ -73,7 +84,8 @@ pub fn save(path: &Path, meta: &Meta, net: &Net, adam: &Adam, val_tokens: &[u32]
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     atomic_write(path, |tmp| {
-        Tensor::save_multi(&named, tmp).with_context(|| format!("writing checkpoint {}", tmp.display()))
+        Tensor::save_multi(&named, tmp)
+            .with_context(|| format!("writing checkpoint {}", tmp.display()))
     })
 }
 
@@ -82,22 +94,40 @@ pub fn load(path: &Path, device: Device) -> Result<Checkpoint> {
     let named = Tensor::load_multi(path).with_context(|| {
         format!("{} is not a quill checkpoint (made by `quill train`); a .quill model file goes to `quill generate`", path.display())
     })?;
-    let get = |name: &str| named.iter().find(|(n, _)| n == name).map(|(_, t)| t.shallow_clone());
-    let meta_t = get("meta").with_context(|| format!("{} has no metadata: not a quill checkpoint", path.display()))?;
+    let get = |name: &str| {
+        named
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.shallow_clone())
+    };
+    let meta_t = get("meta")
+        .with_context(|| format!("{} has no metadata: not a quill checkpoint", path.display()))?;
     let meta_bytes = Vec::<u8>::try_from(&meta_t.to_kind(Kind::Uint8))?;
-    let mut meta: Meta = serde_json::from_slice(&meta_bytes).context("checkpoint metadata is unreadable")?;
+    let mut meta: Meta =
+        serde_json::from_slice(&meta_bytes).context("checkpoint metadata is unreadable")?;
     if meta.version != VERSION {
-        bail!("checkpoint version {} is not supported (this quill reads {VERSION})", meta.version);
+        bail!(
+            "checkpoint version {} is not supported (this quill reads {VERSION})",
+            meta.version
+        );
     }
-    meta.vocab = Vocabulary::from_tokens(meta.vocab.tokens.clone(), meta.vocab.level, meta.vocab.profile);
+    meta.vocab = Vocabulary::from_tokens(
+        meta.vocab.tokens.clone(),
+        meta.vocab.level,
+        meta.vocab.profile,
+    );
     let net = Net::new(meta.net, device)?;
     let params = net.named_parameters();
     let mut adam = Adam::new(&params, meta.settings.lr);
     tch::no_grad(|| -> Result<()> {
         for (i, (name, p)) in params.iter().enumerate() {
-            let src = get(&format!("param.{name}")).with_context(|| format!("checkpoint lacks parameter {name}"))?;
+            let src = get(&format!("param.{name}"))
+                .with_context(|| format!("checkpoint lacks parameter {name}"))?;
             p.shallow_clone().copy_(&src);
-            if let (Some(m), Some(v)) = (get(&format!("adam_m.{name}")), get(&format!("adam_v.{name}"))) {
+            if let (Some(m), Some(v)) = (
+                get(&format!("adam_m.{name}")),
+                get(&format!("adam_v.{name}")),
+            ) {
                 adam.m[i].copy_(&m);
                 adam.v[i].copy_(&v);
             }

@@ -21,7 +21,8 @@ static SINGLE: LazyLock<Regex> = LazyLock::new(|| re("[\u{2018}\u{2019}\u{201A}\
 static DOUBLE: LazyLock<Regex> = LazyLock::new(|| re("[\u{201C}\u{201D}\u{201E}\u{201F}]"));
 static DASH: LazyLock<Regex> = LazyLock::new(|| re("[\u{2013}\u{2014}\u{2015}]"));
 static HYPHEN_BREAK: LazyLock<Regex> = LazyLock::new(|| re(r"-[ \t]*\r?\n[ \t]*"));
-static DEFAULT_DROP: LazyLock<Regex> = LazyLock::new(|| re(r#"[^\p{Alphabetic}\p{N}_.,!?;:'"\-]+"#));
+static DEFAULT_DROP: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"[^\p{Alphabetic}\p{N}_.,!?;:'"\-]+"#));
 
 fn is_space(c: char) -> bool {
     c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)

@@ -164,10 +164,20 @@ pub fn train(args: &TrainArgs) -> Result<()> {
             std::process::exit(130);
         }
     });
-    let opts = RunOptions { out: args.out.clone(), resume: args.resume, device: args.device.clone(), json: args.json, interrupt };
+    let opts = RunOptions {
+        out: args.out.clone(),
+        resume: args.resume,
+        device: args.device.clone(),
+        json: args.json,
+        interrupt,
+    };
     let outcome = train::run(args.settings(), &opts)?;
     if !args.json {
-        if let Some(best) = outcome.history.iter().min_by(|a, b| a.val_loss.total_cmp(&b.val_loss)) {
+        if let Some(best) = outcome
+            .history
+            .iter()
+            .min_by(|a, b| a.val_loss.total_cmp(&b.val_loss))
+        {
             eprintln!(
                 "best: epoch {} val ppl {:.1}; checkpoint {}; curve {}",
                 best.epoch,
@@ -209,9 +219,15 @@ pub fn generator_ram(e: usize, h: usize, layers: usize, k: usize) -> usize {
 pub fn export(args: &ExportArgs) -> Result<()> {
     let path = train::resolve_checkpoint(&args.checkpoint);
     let ck = checkpoint::load(&path, tch::Device::Cpu)?;
-    let dtype = if args.float { DType::F32 } else { DType::I8RowScaled };
+    let dtype = if args.float {
+        DType::F32
+    } else {
+        DType::I8RowScaled
+    };
     let (builder, errors) = export::build(&ck, dtype)?;
-    let bytes = builder.to_bytes().context("the exported model did not validate")?;
+    let bytes = builder
+        .to_bytes()
+        .context("the exported model did not validate")?;
     export::write(&args.output, &bytes)?;
     let model = Model::from_bytes(&bytes)?;
     let hy = model.hyper();
@@ -225,7 +241,12 @@ pub fn export(args: &ExportArgs) -> Result<()> {
     } else {
         (None, None)
     };
-    let ram = generator_ram(hy.embed as usize, hy.hidden as usize, hy.layers as usize, 64);
+    let ram = generator_ram(
+        hy.embed as usize,
+        hy.hidden as usize,
+        hy.layers as usize,
+        64,
+    );
     let report = serde_json::json!({
         "output": args.output, "bytes": bytes.len(), "dtype": format!("{dtype:?}"),
         "vocab": hy.vocab, "embed": hy.embed, "hidden": hy.hidden, "layers": hy.layers, "tied": model.tied(),
@@ -238,16 +259,41 @@ pub fn export(args: &ExportArgs) -> Result<()> {
         println!("{report}");
         return Ok(());
     }
-    println!("wrote {} ({} bytes, {:?})", args.output.display(), bytes.len(), dtype);
-    println!("  V={} E={} H={} layers={} tied={} parameters={}", hy.vocab, hy.embed, hy.hidden, hy.layers, model.tied(), model.parameter_count());
+    println!(
+        "wrote {} ({} bytes, {:?})",
+        args.output.display(),
+        bytes.len(),
+        dtype
+    );
+    println!(
+        "  V={} E={} H={} layers={} tied={} parameters={}",
+        hy.vocab,
+        hy.embed,
+        hy.hidden,
+        hy.layers,
+        model.tied(),
+        model.parameter_count()
+    );
     println!("  flash: {} bytes (the file, read in place); RAM: ~{} bytes of generator state (top-k ≤ 64)", bytes.len(), ram);
     println!("  quantization error per tensor (max |Δw| / max |w|, rms Δw / rms w):");
     for e in &errors {
-        println!("    {:<22} {:>8.4}% {:>8.4}%", e.name, 100.0 * e.max_rel, 100.0 * e.rms_rel);
+        println!(
+            "    {:<22} {:>8.4}% {:>8.4}%",
+            e.name,
+            100.0 * e.max_rel,
+            100.0 * e.rms_rel
+        );
     }
     if let (Some(f), Some(q)) = (float_ppl, core_ppl) {
-        let label = if args.float { "quill-core f32" } else { "quill-core int8" };
-        println!("  validation perplexity on {n} tokens: libtorch f32 {f:.2} | {label} {q:.2} ({:+.2}%)", 100.0 * (q / f - 1.0));
+        let label = if args.float {
+            "quill-core f32"
+        } else {
+            "quill-core int8"
+        };
+        println!(
+            "  validation perplexity on {n} tokens: libtorch f32 {f:.2} | {label} {q:.2} ({:+.2}%)",
+            100.0 * (q / f - 1.0)
+        );
     }
     Ok(())
 }
@@ -310,15 +356,29 @@ pub struct GenerateArgs {
 }
 
 /// Generates text from a model file through quill-core into `out`, streaming token by token.
-pub fn generate_core(bytes: &[u8], args: &GenerateArgs, out: &mut dyn std::io::Write, err: &mut dyn std::io::Write) -> Result<()> {
+pub fn generate_core(
+    bytes: &[u8],
+    args: &GenerateArgs,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> Result<()> {
     let model = Model::from_bytes(bytes)?;
     for i in 0..args.count {
-        let mut g: Box<Generator<1024, 4, 256>> = Box::new(Generator::new(&model, args.sample.config(), args.sample.seed + i as u64)?);
+        let mut g: Box<Generator<1024, 4, 256>> = Box::new(Generator::new(
+            &model,
+            args.sample.config(),
+            args.sample.seed + i as u64,
+        )?);
         let mut text = String::new();
         let mut unknown = Vec::new();
         g.prime(&args.prompt, &mut text, |w| unknown.push(w.to_string()))?;
         if !unknown.is_empty() {
-            writeln!(err, "note: prompt words not in the vocabulary ({}): {}", unknown.len(), unknown.join(", "))?;
+            writeln!(
+                err,
+                "note: prompt words not in the vocabulary ({}): {}",
+                unknown.len(),
+                unknown.join(", ")
+            )?;
         }
         write!(out, "{text}")?;
         for _ in 0..args.words {
@@ -345,7 +405,8 @@ fn generate_float(args: &GenerateArgs) -> Result<()> {
         let mut penalty = quill_core::Penalty::default();
         let mut detok = quill_core::text::Detokenizer::new(&spec);
         let (mut a, mut b) = (String::new(), String::new());
-        let norm = quill_core::text::normalize(spec.profile, &args.prompt, &mut a, &mut b).map_err(|_| anyhow::anyhow!("prompt"))?;
+        let norm = quill_core::text::normalize(spec.profile, &args.prompt, &mut a, &mut b)
+            .map_err(|_| anyhow::anyhow!("prompt"))?;
         let enc = vocab.encode(norm);
         let mut state = ck.net.zero_state(1);
         let mut logits = Vec::new();
@@ -359,13 +420,30 @@ fn generate_float(args: &GenerateArgs) -> Result<()> {
         }
         write!(out, "{text}")?;
         if enc.ids.is_empty() {
-            logits = ck.net.zero_state(1).0 .0.zeros_like().size().iter().map(|_| 0.0).collect();
+            logits = ck
+                .net
+                .zero_state(1)
+                .0
+                 .0
+                .zeros_like()
+                .size()
+                .iter()
+                .map(|_| 0.0)
+                .collect();
         }
         for _ in 0..args.words {
             sel.begin();
             let p = args.sample.repetition_penalty;
             for (id, &l) in logits.iter().enumerate() {
-                sel.push(id as u32, if p > 1.0 { penalty.apply(id as u32, l, p) } else { l }, &mut rng);
+                sel.push(
+                    id as u32,
+                    if p > 1.0 {
+                        penalty.apply(id as u32, l, p)
+                    } else {
+                        l
+                    },
+                    &mut rng,
+                );
             }
             let id = sel.finish(&mut rng);
             text.clear();
@@ -386,7 +464,12 @@ pub fn generate(args: &GenerateArgs) -> Result<()> {
         return generate_float(args);
     }
     let bytes = read_model(&args.model)?;
-    generate_core(&bytes, args, &mut std::io::stdout().lock(), &mut std::io::stderr())
+    generate_core(
+        &bytes,
+        args,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr(),
+    )
 }
 
 fn read_model(path: &Path) -> Result<Vec<u8>> {
@@ -422,32 +505,63 @@ pub struct EvalArgs {
 /// Runs `quill eval`.
 pub fn eval(args: &EvalArgs) -> Result<()> {
     let raw = corpus::read_all(&corpus::expand(&args.files)?, args.encoding)?;
-    let is_model = std::fs::read(&args.model).map(|b| b.starts_with(b"QUIL")).unwrap_or(false);
+    let is_model = std::fs::read(&args.model)
+        .map(|b| b.starts_with(b"QUIL"))
+        .unwrap_or(false);
     let (loss, correct_of, n, kind) = if is_model {
         let bytes = read_model(&args.model)?;
         let model = Model::from_bytes(&bytes)?;
         let spec = model.tokenizer();
-        let vocab = crate::vocab::Vocabulary::from_tokens(model.vocab().iter().map(String::from).collect(), spec.level, spec.profile);
+        let vocab = crate::vocab::Vocabulary::from_tokens(
+            model.vocab().iter().map(String::from).collect(),
+            spec.level,
+            spec.profile,
+        );
         let enc = vocab.encode(&crate::clean::clean(spec.profile, &raw));
         let n = enc.ids.len().min(args.max_tokens);
-        let loss = export::core_loss(&model, false, &enc.ids[..n], &enc.sentence_end[..n], args.sentence)?;
+        let loss = export::core_loss(
+            &model,
+            false,
+            &enc.ids[..n],
+            &enc.sentence_end[..n],
+            args.sentence,
+        )?;
         (loss, None, n, "quill-core int8")
     } else {
         let ck = checkpoint::load(&train::resolve_checkpoint(&args.model), tch::Device::Cpu)?;
-        let enc = ck.meta.vocab.encode(&crate::clean::clean(ck.meta.vocab.profile, &raw));
+        let enc = ck
+            .meta
+            .vocab
+            .encode(&crate::clean::clean(ck.meta.vocab.profile, &raw));
         let n = enc.ids.len().min(args.max_tokens);
-        let sub = crate::vocab::Encoded { ids: enc.ids[..n].to_vec(), sentence_end: enc.sentence_end[..n].to_vec(), unknown: 0 };
+        let sub = crate::vocab::Encoded {
+            ids: enc.ids[..n].to_vec(),
+            sentence_end: enc.sentence_end[..n].to_vec(),
+            unknown: 0,
+        };
         let mut s = ck.meta.settings.clone();
-        s.context = if args.sentence { Context::Sentence } else { Context::Stream };
+        s.context = if args.sentence {
+            Context::Sentence
+        } else {
+            Context::Stream
+        };
         s.batch = 1;
         let (loss, acc) = train::evaluate(&ck.net, &sub, &s, tch::Device::Cpu);
         (loss, Some(acc), n, "libtorch f32")
     };
     if args.json {
-        println!("{}", serde_json::json!({"tokens": n, "loss": loss, "perplexity": loss.exp(), "accuracy": correct_of, "engine": kind}));
+        println!(
+            "{}",
+            serde_json::json!({"tokens": n, "loss": loss, "perplexity": loss.exp(), "accuracy": correct_of, "engine": kind})
+        );
     } else {
-        let acc = correct_of.map(|a| format!(", accuracy {:.3}", a)).unwrap_or_default();
-        println!("{n} tokens ({kind}): loss {loss:.4}, perplexity {:.2}{acc}", loss.exp());
+        let acc = correct_of
+            .map(|a| format!(", accuracy {:.3}", a))
+            .unwrap_or_default();
+        println!(
+            "{n} tokens ({kind}): loss {loss:.4}, perplexity {:.2}{acc}",
+            loss.exp()
+        );
     }
     Ok(())
 }
@@ -461,14 +575,31 @@ pub struct InspectArgs {
 
 /// Runs `quill inspect`.
 pub fn inspect(args: &InspectArgs) -> Result<()> {
-    let bytes = std::fs::read(&args.path).with_context(|| format!("reading {}", args.path.display()))?;
+    let bytes =
+        std::fs::read(&args.path).with_context(|| format!("reading {}", args.path.display()))?;
     if bytes.starts_with(b"QUIL") {
         let m = Model::from_bytes(&bytes)?;
         let hy = m.hyper();
-        println!("quill model {} (format v{})", args.path.display(), quill_core::FORMAT_VERSION);
+        println!(
+            "quill model {} (format v{})",
+            args.path.display(),
+            quill_core::FORMAT_VERSION
+        );
         println!("  bytes: {}  crc ok", bytes.len());
-        println!("  V={} E={} H={} layers={} tied={} quantized={}", hy.vocab, hy.embed, hy.hidden, hy.layers, m.tied(), m.is_quantized());
-        println!("  parameters: {}  bytes read per token: {}", m.parameter_count(), m.bytes_per_token());
+        println!(
+            "  V={} E={} H={} layers={} tied={} quantized={}",
+            hy.vocab,
+            hy.embed,
+            hy.hidden,
+            hy.layers,
+            m.tied(),
+            m.is_quantized()
+        );
+        println!(
+            "  parameters: {}  bytes read per token: {}",
+            m.parameter_count(),
+            m.bytes_per_token()
+        );
         println!("  tokenizer: {:?}", m.tokenizer());
         let first: Vec<&str> = m.vocab().iter().take(12).collect();
         println!("  vocabulary: {:?} ...", first);
@@ -478,8 +609,16 @@ pub fn inspect(args: &InspectArgs) -> Result<()> {
         println!("quill checkpoint {}", args.path.display());
         println!("  net: {:?}", ck.meta.net);
         println!("  parameters: {}", ck.net.parameter_count());
-        println!("  epochs done: {}  best val: {:?}  interrupted: {}", ck.meta.epochs_done, ck.meta.best_val, ck.meta.interrupted);
-        println!("  vocab: {} tokens, {:?}/{:?}", ck.meta.vocab.len(), ck.meta.vocab.level, ck.meta.vocab.profile);
+        println!(
+            "  epochs done: {}  best val: {:?}  interrupted: {}",
+            ck.meta.epochs_done, ck.meta.best_val, ck.meta.interrupted
+        );
+        println!(
+            "  vocab: {} tokens, {:?}/{:?}",
+            ck.meta.vocab.len(),
+            ck.meta.vocab.level,
+            ck.meta.vocab.profile
+        );
         println!("  settings: {}", serde_json::to_string(&ck.meta.settings)?);
     }
     Ok(())

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 /// How corpus bytes are decoded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 pub enum Encoding {
     /// UTF-8; invalid bytes are an error naming the file and offset.
     #[value(name = "utf-8", alias = "utf8")]
@@ -52,7 +54,9 @@ pub fn expand(inputs: &[String]) -> Result<Vec<PathBuf>> {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    for entry in std::fs::read_dir(dir).with_context(|| format!("reading folder {}", dir.display()))? {
+    for entry in
+        std::fs::read_dir(dir).with_context(|| format!("reading folder {}", dir.display()))?
+    {
         let path = entry?.path();
         if path.is_dir() {
             walk(&path, out)?;

@@ -6,7 +6,9 @@ use tch::{Device, Kind, Tensor};
 use crate::vocab::Encoded;
 
 /// How much context the model sees.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 pub enum Context {
     /// State resets at every sentence (the seed's setting); padded batches of sentences with masked targets.
     Sentence,
@@ -20,7 +22,11 @@ pub fn split(enc: &Encoded, val_frac: f64) -> (Encoded, Encoded) {
     let mut cut = ((n as f64) * (1.0 - val_frac)).round() as usize;
     cut = cut.min(n);
     // Move the cut forward to just after a sentence end (at most 200 tokens), so validation starts a sentence.
-    if let Some(k) = enc.sentence_end.get(cut.saturating_sub(1)..n.min(cut + 200)).and_then(|s| s.iter().position(|&e| e)) {
+    if let Some(k) = enc
+        .sentence_end
+        .get(cut.saturating_sub(1)..n.min(cut + 200))
+        .and_then(|s| s.iter().position(|&e| e))
+    {
         cut = (cut + k).min(n);
     }
     let part = |r: std::ops::Range<usize>| Encoded {
@@ -59,7 +65,15 @@ pub struct Batch {
 }
 
 /// The batches of one epoch.
-pub fn batches(enc: &Encoded, context: Context, batch: usize, seq: usize, epoch_seed: u64, shuffle: bool, device: Device) -> Vec<Batch> {
+pub fn batches(
+    enc: &Encoded,
+    context: Context,
+    batch: usize,
+    seq: usize,
+    epoch_seed: u64,
+    shuffle: bool,
+    device: Device,
+) -> Vec<Batch> {
     match context {
         Context::Stream => {
             let per = (enc.ids.len().saturating_sub(1)) / batch.max(1);
@@ -75,11 +89,19 @@ pub fn batches(enc: &Encoded, context: Context, batch: usize, seq: usize, epoch_
                 for b in 0..batch {
                     let base = b * per + off;
                     xs.extend(enc.ids[base..base + t].iter().map(|&v| i64::from(v)));
-                    ys.extend(enc.ids[base + 1..base + t + 1].iter().map(|&v| i64::from(v)));
+                    ys.extend(
+                        enc.ids[base + 1..base + t + 1]
+                            .iter()
+                            .map(|&v| i64::from(v)),
+                    );
                 }
                 out.push(Batch {
-                    xs: Tensor::from_slice(&xs).reshape([batch as i64, t as i64]).to_device(device),
-                    ys: Tensor::from_slice(&ys).reshape([batch as i64, t as i64]).to_device(device),
+                    xs: Tensor::from_slice(&xs)
+                        .reshape([batch as i64, t as i64])
+                        .to_device(device),
+                    ys: Tensor::from_slice(&ys)
+                        .reshape([batch as i64, t as i64])
+                        .to_device(device),
                     carry: off > 0,
                 });
                 off += t;

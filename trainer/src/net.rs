@@ -40,17 +40,46 @@ impl Net {
     /// A freshly initialized network (uses libtorch's global RNG: call `tch::manual_seed` first).
     pub fn new(cfg: NetConfig, device: Device) -> Result<Self> {
         if cfg.tie && cfg.embed != cfg.hidden {
-            bail!("--tie needs --embed equal to --hidden (got {} and {})", cfg.embed, cfg.hidden);
+            bail!(
+                "--tie needs --embed equal to --hidden (got {} and {})",
+                cfg.embed,
+                cfg.hidden
+            );
         }
         let vs = nn::VarStore::new(device);
         let root = vs.root();
-        let emb = (&root / "emb").var("weight", &[cfg.vocab, cfg.embed], Init::Randn { mean: 0.0, stdev: 0.1 });
-        let rnn = nn::RNNConfig { num_layers: cfg.layers, batch_first: true, ..Default::default() };
+        let emb = (&root / "emb").var(
+            "weight",
+            &[cfg.vocab, cfg.embed],
+            Init::Randn {
+                mean: 0.0,
+                stdev: 0.1,
+            },
+        );
+        let rnn = nn::RNNConfig {
+            num_layers: cfg.layers,
+            batch_first: true,
+            ..Default::default()
+        };
         let lstm = nn::lstm(&root / "lstm", cfg.embed, cfg.hidden, rnn);
         let k = 1.0 / (cfg.hidden as f64).sqrt();
-        let dense = (!cfg.tie).then(|| (&root / "dense").var("weight", &[cfg.vocab, cfg.hidden], Init::Uniform { lo: -k, up: k }));
-        let dense_bias = (&root / "dense").var("bias", &[cfg.vocab], Init::Uniform { lo: -k, up: k });
-        Ok(Self { vs, emb, lstm, dense, dense_bias, cfg })
+        let dense = (!cfg.tie).then(|| {
+            (&root / "dense").var(
+                "weight",
+                &[cfg.vocab, cfg.hidden],
+                Init::Uniform { lo: -k, up: k },
+            )
+        });
+        let dense_bias =
+            (&root / "dense").var("bias", &[cfg.vocab], Init::Uniform { lo: -k, up: k });
+        Ok(Self {
+            vs,
+            emb,
+            lstm,
+            dense,
+            dense_bias,
+            cfg,
+        })
     }
 
     /// Zero state for a batch of `b` sequences.
@@ -76,7 +105,10 @@ impl Net {
 
     /// Number of parameters.
     pub fn parameter_count(&self) -> i64 {
-        self.named_parameters().iter().map(|(_, t)| t.numel() as i64).sum()
+        self.named_parameters()
+            .iter()
+            .map(|(_, t)| t.numel() as i64)
+            .sum()
     }
 }
 
@@ -87,6 +119,11 @@ pub fn loss_and_accuracy(logits: &Tensor, targets: &Tensor) -> (Tensor, i64, i64
     let t = targets.reshape([-1]);
     let loss = flat.cross_entropy_loss::<Tensor>(&t, None, tch::Reduction::Mean, -100, 0.0);
     let mask = t.ne(-100);
-    let correct = flat.argmax(-1, false).eq_tensor(&t).logical_and(&mask).sum(Kind::Int64).int64_value(&[]);
+    let correct = flat
+        .argmax(-1, false)
+        .eq_tensor(&t)
+        .logical_and(&mask)
+        .sum(Kind::Int64)
+        .int64_value(&[]);
     (loss, correct, mask.sum(Kind::Int64).int64_value(&[]))
 }

@@ -55,7 +55,11 @@ impl Canvas {
                 for col in 0..3 {
                     if bits & (4 >> col) != 0 {
                         for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
-                            self.set((x + 8 * k + 2 * col + dx) as i64, (y + 2 * row + dy) as i64, [60, 60, 60]);
+                            self.set(
+                                (x + 8 * k + 2 * col + dx) as i64,
+                                (y + 2 * row + dy) as i64,
+                                [60, 60, 60],
+                            );
                         }
                     }
                 }
@@ -67,9 +71,18 @@ impl Canvas {
 /// Writes the curve of `history` to `path` (atomically).
 pub fn loss_curve(path: &Path, history: &[EpochMetrics]) -> Result<()> {
     let mut c = Canvas(vec![255; W * H * 3]);
-    let values = history.iter().flat_map(|m| [m.train_loss, m.val_loss]).filter(|v| v.is_finite());
-    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
-    let (lo, hi) = if lo < hi { (lo, hi) } else { (lo - 1.0, lo + 1.0) };
+    let values = history
+        .iter()
+        .flat_map(|m| [m.train_loss, m.val_loss])
+        .filter(|v| v.is_finite());
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+        (a.min(v), b.max(v))
+    });
+    let (lo, hi) = if lo < hi {
+        (lo, hi)
+    } else {
+        (lo - 1.0, lo + 1.0)
+    };
     let (x0, x1, y0, y1) = (MARGIN as f64, (W - 10) as f64, (H - MARGIN) as f64, 10.0);
     c.line((x0, y0), (x1, y0), [150; 3]);
     c.line((x0, y0), (x0, y1), [150; 3]);
@@ -77,7 +90,13 @@ pub fn loss_curve(path: &Path, history: &[EpochMetrics]) -> Result<()> {
     let px = |i: usize| x0 + (x1 - x0) * i as f64 / n as f64;
     let py = |v: f64| y0 + (y1 - y0) * (v - lo) / (hi - lo);
     for (series, rgb) in [(0, [31, 119, 180]), (1, [255, 127, 14])] {
-        let v = |m: &EpochMetrics| if series == 0 { m.train_loss } else { m.val_loss };
+        let v = |m: &EpochMetrics| {
+            if series == 0 {
+                m.train_loss
+            } else {
+                m.val_loss
+            }
+        };
         for (i, w) in history.windows(2).enumerate() {
             c.line((px(i), py(v(&w[0]))), (px(i + 1), py(v(&w[1]))), rgb);
         }
@@ -93,7 +112,8 @@ pub fn loss_curve(path: &Path, history: &[EpochMetrics]) -> Result<()> {
     c.text(W - 40, H - MARGIN + 8, &format!("{}", history.len()));
     c.text(MARGIN, H - MARGIN + 8, "1");
     atomic_write(path, |tmp| {
-        let file = std::fs::File::create(tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let file =
+            std::fs::File::create(tmp).with_context(|| format!("creating {}", tmp.display()))?;
         let mut enc = png::Encoder::new(std::io::BufWriter::new(file), W as u32, H as u32);
         enc.set_color(png::ColorType::Rgb);
         enc.set_depth(png::BitDepth::Eight);

@@ -193,13 +193,18 @@ pub fn run(settings: TrainSettings, opts: &RunOptions) -> Result<Outcome> {
     let device = device(&opts.device)?;
     let (last_path, best_path) = checkpoint::paths(&opts.out);
     let (mut meta, net, mut adam, train, val) = if opts.resume {
-        let ck = checkpoint::load(&last_path, device)
-            .with_context(|| format!("--resume needs {} from an earlier run", last_path.display()))?;
+        let ck = checkpoint::load(&last_path, device).with_context(|| {
+            format!("--resume needs {} from an earlier run", last_path.display())
+        })?;
         let mut s = ck.meta.settings.clone();
         s.epochs = settings.epochs.max(s.epochs);
         let (_, enc) = prepare(&s, Some(ck.meta.vocab.clone()))?;
         let (train, val) = data::split(&enc, s.val_split);
-        let meta = Meta { settings: s, interrupted: false, ..ck.meta };
+        let meta = Meta {
+            settings: s,
+            interrupted: false,
+            ..ck.meta
+        };
         (meta, ck.net, ck.adam, train, val)
     } else {
         let (vocab, enc) = prepare(&settings, None)?;
@@ -230,7 +235,8 @@ pub fn run(settings: TrainSettings, opts: &RunOptions) -> Result<Outcome> {
     if val.ids.len() < 2 {
         bail!("the validation split is empty; raise --val-split or add text");
     }
-    std::fs::create_dir_all(&opts.out).with_context(|| format!("creating {}", opts.out.display()))?;
+    std::fs::create_dir_all(&opts.out)
+        .with_context(|| format!("creating {}", opts.out.display()))?;
     let s = meta.settings.clone();
     let params = net.named_parameters();
     let keep = val.ids.len().min(50_000);
@@ -245,11 +251,26 @@ pub fn run(settings: TrainSettings, opts: &RunOptions) -> Result<Outcome> {
             device
         );
     }
-    let mut metrics_file = std::fs::OpenOptions::new().create(true).append(true).open(opts.out.join("metrics.jsonl"))?;
+    let mut metrics_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(opts.out.join("metrics.jsonl"))?;
     for epoch in meta.epochs_done + 1..=s.epochs {
         let started = Instant::now();
-        tch::manual_seed((s.seed as i64).wrapping_mul(1_000_003).wrapping_add(epoch as i64));
-        let batches = data::batches(&train, s.context, s.batch, s.seq_len, s.seed ^ (epoch as u64) << 32, true, device);
+        tch::manual_seed(
+            (s.seed as i64)
+                .wrapping_mul(1_000_003)
+                .wrapping_add(epoch as i64),
+        );
+        let batches = data::batches(
+            &train,
+            s.context,
+            s.batch,
+            s.seq_len,
+            s.seed ^ (epoch as u64) << 32,
+            true,
+            device,
+        );
         let total: i64 = batches.iter().map(data::targets).sum();
         let bar = progress(total as u64, epoch, s.epochs, opts.json);
         let (mut loss_sum, mut correct, mut count) = (0.0, 0i64, 0i64);
@@ -334,7 +355,10 @@ pub fn run(settings: TrainSettings, opts: &RunOptions) -> Result<Outcome> {
             }
         }
     }
-    Ok(Outcome { best: best_path, history: meta.history })
+    Ok(Outcome {
+        best: best_path,
+        history: meta.history,
+    })
 }
 
 fn progress(total: u64, epoch: usize, epochs: usize, hidden: bool) -> ProgressBar {
@@ -362,11 +386,18 @@ pub fn resolve_checkpoint(path: &Path) -> PathBuf {
 }
 
 /// Logits of a checkpoint for a token sequence run one step at a time with carried state (tests and `--float`).
-pub fn step_logits(net: &Net, state: &crate::net::State, token: u32) -> (Vec<f32>, crate::net::State) {
+pub fn step_logits(
+    net: &Net,
+    state: &crate::net::State,
+    token: u32,
+) -> (Vec<f32>, crate::net::State) {
     tch::no_grad(|| {
-        let xs = Tensor::from_slice(&[i64::from(token)]).reshape([1, 1]).to_device(net.vs.device());
+        let xs = Tensor::from_slice(&[i64::from(token)])
+            .reshape([1, 1])
+            .to_device(net.vs.device());
         let (logits, next) = net.forward(&xs, state, false);
-        let v = Vec::<f32>::try_from(logits.reshape([-1]).to_device(Device::Cpu)).unwrap_or_default();
+        let v =
+            Vec::<f32>::try_from(logits.reshape([-1]).to_device(Device::Cpu)).unwrap_or_default();
         (v, next)
     })
 }

@@ -36,7 +36,13 @@ pub struct Encoded {
 impl Vocabulary {
     /// Counts pieces of cleaned `text`, orders them by frequency (ties: first appearance), keeps at most
     /// `max_vocab` tokens (special tokens included) with count ≥ `min_count`.
-    pub fn build(text: &str, level: Level, profile: Profile, max_vocab: usize, min_count: usize) -> Result<Self> {
+    pub fn build(
+        text: &str,
+        level: Level,
+        profile: Profile,
+        max_vocab: usize,
+        min_count: usize,
+    ) -> Result<Self> {
         let mut counts: HashMap<&str, (usize, usize)> = HashMap::new();
         let mut order = 0;
         pieces(level, profile, text, |p| {
@@ -44,7 +50,8 @@ impl Vocabulary {
             e.0 += 1;
             order += 1;
         });
-        let mut items: Vec<(&str, usize, usize)> = counts.into_iter().map(|(k, (c, o))| (k, c, o)).collect();
+        let mut items: Vec<(&str, usize, usize)> =
+            counts.into_iter().map(|(k, (c, o))| (k, c, o)).collect();
         items.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
         let mut tokens = Vec::new();
         if Self::maps_unknown(level, profile) {
@@ -71,8 +78,17 @@ impl Vocabulary {
 
     /// A vocabulary from its token list.
     pub fn from_tokens(tokens: Vec<String>, level: Level, profile: Profile) -> Self {
-        let index = tokens.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
-        Self { tokens, level, profile, index }
+        let index = tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.clone(), i as u32))
+            .collect();
+        Self {
+            tokens,
+            level,
+            profile,
+            index,
+        }
     }
 
     /// Number of tokens.
@@ -96,14 +112,26 @@ impl Vocabulary {
             Some(id) if Self::maps_unknown(self.level, self.profile) => Unknown::Map(id),
             _ => Unknown::Skip,
         };
-        let sentence_end = if self.level == Level::Word { self.id(".") } else { None };
-        TokenizerSpec { level: self.level, profile: self.profile, unknown, sentence_end, capitalize: self.level == Level::Word }
+        let sentence_end = if self.level == Level::Word {
+            self.id(".")
+        } else {
+            None
+        };
+        TokenizerSpec {
+            level: self.level,
+            profile: self.profile,
+            unknown,
+            sentence_end,
+            capitalize: self.level == Level::Word,
+        }
     }
 
     /// Encodes cleaned text.
     pub fn encode(&self, text: &str) -> Encoded {
         let mut out = Encoded::default();
-        let unk = self.id(UNK).filter(|_| Self::maps_unknown(self.level, self.profile));
+        let unk = self
+            .id(UNK)
+            .filter(|_| Self::maps_unknown(self.level, self.profile));
         pieces(self.level, self.profile, text, |p| {
             let id = match (self.id(p.text), unk) {
                 (Some(id), _) => id,

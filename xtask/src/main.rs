@@ -1,1 +1,171 @@
-fn main() {}
+//! `cargo xtask <job>`: set-up and multi-step jobs.
+//!
+//! * `demo`          set up libtorch, fetch the default corpus, train, export int8, generate samples
+//! * `test`          every check CI runs (fmt, clippy, rustdoc, thumb build, all tests, firmware under QEMU)
+//! * `bench-train`   training throughput (tokens/s) as JSON lines
+//! * `firmware`      build the Cortex-M4 example and run it under QEMU (`--model PATH`, else a cached board model)
+//! * `setup`         only the libtorch set-up (prints the environment to build `quill-trainer` by hand)
+
+mod env;
+mod firmware;
+
+use anyhow::{bail, Result};
+
+use env::{cargo, run, Env};
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let job = args.first().map(String::as_str).unwrap_or("help");
+    let rest = &args[args.len().min(1)..];
+    match job {
+        "setup" => {
+            let env = Env::setup()?;
+            env.print();
+            Ok(())
+        }
+        "demo" => demo(),
+        "test" => test(),
+        "bench-train" => bench_train(),
+        "firmware" => firmware::run_cli(rest),
+        _ => {
+            eprintln!("usage: cargo xtask <demo|test|bench-train|firmware [--model PATH]|setup>");
+            if job == "help" {
+                Ok(())
+            } else {
+                bail!("unknown job {job}")
+            }
+        }
+    }
+}
+
+/// The demo's training settings: about 6 minutes on a 2-core CPU after set-up, far less on a GPU.
+pub const DEMO_TRAIN: &[&str] = &[
+    "--max-tokens",
+    "1000000",
+    "--max-vocab",
+    "8000",
+    "--epochs",
+    "3",
+    "--seq-len",
+    "35",
+    "--batch",
+    "32",
+];
+
+fn demo() -> Result<()> {
+    let env = Env::setup()?;
+    let corpus = env::corpus()?;
+    let quill = env.build_quill()?;
+    let out = env::workspace().join("runs/demo");
+    let corpus = corpus.to_string_lossy().to_string();
+    let mut train = vec!["train", corpus.as_str(), "--out"];
+    let out_s = out.to_string_lossy().to_string();
+    train.push(&out_s);
+    train.extend_from_slice(DEMO_TRAIN);
+    run(env.command(&quill).args(&train))?;
+    let model = out.join("model.quill").to_string_lossy().to_string();
+    run(env.command(&quill).args(["export", &out_s, "-o", &model]))?;
+    for (what, extra) in [
+        ("greedy, as the seed notebook", vec![]),
+        (
+            "temperature 0.8, top-k 40, repetition penalty 1.3, 3 texts",
+            vec![
+                "--temperature",
+                "0.8",
+                "--top-k",
+                "40",
+                "--repetition-penalty",
+                "1.3",
+                "--count",
+                "3",
+            ],
+        ),
+    ] {
+        println!("\n== {what} ==");
+        let mut c = env.command(&quill);
+        c.args([
+            "generate",
+            &model,
+            "--prompt",
+            "The state of the Union",
+            "--words",
+            "40",
+        ])
+        .args(extra);
+        run(&mut c)?;
+    }
+    println!("\nrun folder: {out_s} (best.ckpt, metrics.jsonl, loss.png, model.quill)");
+    Ok(())
+}
+
+fn test() -> Result<()> {
+    let env = Env::setup()?;
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    run(env.cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run(cargo()
+        .args([
+            "clippy",
+            "-p",
+            "quill-core",
+            "--target",
+            "thumbv7em-none-eabihf",
+            "--",
+            "-D",
+            "warnings",
+        ])
+        .env_remove("RUSTFLAGS"))?;
+    run(cargo().args([
+        "build",
+        "-p",
+        "quill-core",
+        "--target",
+        "thumbv7em-none-eabihf",
+        "--no-default-features",
+    ]))?;
+    run(cargo()
+        .args(["doc", "-p", "quill-core", "--no-deps", "--features", "std"])
+        .env("RUSTDOCFLAGS", "-D warnings"))?;
+    run(env.cargo().args(["test", "--workspace", "--release"]))?;
+    firmware::test(&env)?;
+    println!("xtask test: all checks passed");
+    Ok(())
+}
+
+fn bench_train() -> Result<()> {
+    let env = Env::setup()?;
+    let corpus = env::corpus()?.to_string_lossy().to_string();
+    let quill = env.build_quill()?;
+    let out = std::env::temp_dir().join("quill-bench-train");
+    let _ = std::fs::remove_dir_all(&out);
+    let out = out.to_string_lossy().to_string();
+    let mut args = vec![
+        "train",
+        corpus.as_str(),
+        "--out",
+        out.as_str(),
+        "--json",
+        "--patience",
+        "0",
+    ];
+    args.extend_from_slice(&[
+        "--max-tokens",
+        "300000",
+        "--max-vocab",
+        "10000",
+        "--epochs",
+        "1",
+        "--batch",
+        "64",
+    ]);
+    let device = std::env::var("QUILL_DEVICE").unwrap_or_else(|_| "auto".into());
+    args.extend_from_slice(&["--device", &device]);
+    run(env.command(&quill).args(&args))?;
+    Ok(())
+}

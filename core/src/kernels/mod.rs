@@ -4,7 +4,7 @@
 //! bits; the float work after them (scales, bias, nonlinearities) is shared scalar code using `libm`, so it is the
 //! same on every target too. The scalar kernels are the reference the others are tested against.
 
-#[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+#[cfg(quill_arm_dsp)]
 mod arm;
 #[cfg(target_arch = "x86_64")]
 mod x86;
@@ -33,7 +33,15 @@ pub struct QVec<const D: usize> {
 
 impl<const D: usize> Default for QVec<D> {
     fn default() -> Self {
-        Self { q: [0; D], abs: [0; D], tail_q: [0; 32], tail_abs: [0; 32], perm: [0; D], len: 0, scale: 0.0 }
+        Self {
+            q: [0; D],
+            abs: [0; D],
+            tail_q: [0; 32],
+            tail_abs: [0; 32],
+            perm: [0; D],
+            len: 0,
+            scale: 0.0,
+        }
     }
 }
 
@@ -47,7 +55,11 @@ impl<const D: usize> QVec<D> {
     /// Quantizes `x` (at most `D` values): `scale = max|x| / 127`, `q = round(x / scale)`.
     pub fn quantize(&mut self, x: &[f32]) {
         let max = x.iter().fold(0.0f32, |m, &v| m.max(libm::fabsf(v)));
-        let scale = if max > 0.0 && max.is_finite() { max / 127.0 } else { 0.0 };
+        let scale = if max > 0.0 && max.is_finite() {
+            max / 127.0
+        } else {
+            0.0
+        };
         let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
         for (q, &v) in self.q.iter_mut().zip(x) {
             *q = to_i8(v * inv);
@@ -75,7 +87,11 @@ impl<const D: usize> QVec<D> {
             let full = len - len % 32;
             for (i, t) in self.tail_q.iter_mut().enumerate() {
                 let col = len - 32 + i;
-                *t = if col >= full { self.q.get(col).copied().unwrap_or(0) } else { 0 };
+                *t = if col >= full {
+                    self.q.get(col).copied().unwrap_or(0)
+                } else {
+                    0
+                };
             }
         }
         for (a, &q) in self.tail_abs.iter_mut().zip(&self.tail_q) {
@@ -107,7 +123,10 @@ impl<const D: usize> QVec<D> {
 /// ```
 #[inline(always)]
 pub fn dot_i8(w: &[i8], x: &[i8]) -> i32 {
-    w.iter().zip(x).map(|(&a, &b)| i32::from(a) * i32::from(b)).sum()
+    w.iter()
+        .zip(x)
+        .map(|(&a, &b)| i32::from(a) * i32::from(b))
+        .sum()
 }
 
 /// Which integer kernel runs the int8 products.
@@ -138,7 +157,7 @@ impl Kernel {
         }
         #[cfg(all(target_arch = "x86_64", not(feature = "std"), target_feature = "avx2"))]
         return Self::Avx2;
-        #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+        #[cfg(quill_arm_dsp)]
         return Self::ArmDsp;
         #[allow(unreachable_code)] // reason: reached on targets without the cfg'd returns above
         Self::Scalar
@@ -151,8 +170,10 @@ impl Kernel {
             #[cfg(all(target_arch = "x86_64", feature = "std"))]
             Self::Avx2 => std::is_x86_feature_detected!("avx2"),
             #[cfg(all(target_arch = "x86_64", feature = "std"))]
-            Self::AvxVnni => std::is_x86_feature_detected!("avxvnni") && std::is_x86_feature_detected!("avx2"),
-            #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+            Self::AvxVnni => {
+                std::is_x86_feature_detected!("avxvnni") && std::is_x86_feature_detected!("avx2")
+            }
+            #[cfg(quill_arm_dsp)]
             Self::ArmDsp => true,
             #[allow(unreachable_patterns)] // reason: which arms exist depends on the target
             _ => false,
@@ -162,7 +183,12 @@ impl Kernel {
 
 /// `f(row, Σ_c w[row][c] * x[c])` for every row of an int8 tensor, exact in i32. The hot spot of inference.
 #[inline(always)]
-pub fn matvec_i8<const D: usize>(kernel: Kernel, t: &Tensor<'_>, x: &QVec<D>, mut f: impl FnMut(usize, i32)) {
+pub fn matvec_i8<const D: usize>(
+    kernel: Kernel,
+    t: &Tensor<'_>,
+    x: &QVec<D>,
+    mut f: impl FnMut(usize, i32),
+) {
     if t.dtype != DType::I8RowScaled || t.data.len() < t.rows * t.cols || x.len != t.cols {
         return;
     }
@@ -171,18 +197,25 @@ pub fn matvec_i8<const D: usize>(kernel: Kernel, t: &Tensor<'_>, x: &QVec<D>, mu
         Kernel::Avx2 | Kernel::AvxVnni if t.cols >= 32 && kernel.is_supported() => {
             // Blocks of rows into a small buffer, so the caller's per-row work stays out of the SIMD loop.
             let mut sums = [0i32; 64];
-            for (b, block) in t.data.chunks(64 * t.cols).take(t.rows.div_ceil(64)).enumerate() {
+            for (b, block) in t
+                .data
+                .chunks(64 * t.cols)
+                .take(t.rows.div_ceil(64))
+                .enumerate()
+            {
                 let n = block.len() / t.cols;
                 let out = sums.get_mut(..n).unwrap_or(&mut []);
                 // SAFETY: the CPU supports the feature (checked above); `block` holds n*cols bytes and x holds
                 // cols values (checked above), which is all the kernel reads.
-                unsafe { x86::matvec_block(kernel == Kernel::AvxVnni, block.as_ptr(), t.cols, x, out) };
+                unsafe {
+                    x86::matvec_block(kernel == Kernel::AvxVnni, block.as_ptr(), t.cols, x, out)
+                };
                 for (i, &acc) in out.iter().enumerate() {
                     f(64 * b + i, acc);
                 }
             }
         }
-        #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+        #[cfg(quill_arm_dsp)]
         Kernel::ArmDsp => arm::matvec(t.data, t.rows, t.cols, x, &mut f),
         _ => {
             let xq = x.values();
@@ -200,7 +233,13 @@ pub fn matvec_f32(t: &Tensor<'_>, x: &[f32], mut f: impl FnMut(usize, f32)) {
         DType::I8RowScaled => {
             for (r, row) in t.data.chunks_exact(t.cols).take(t.rows).enumerate() {
                 let s = t.scales.get(r);
-                f(r, row.iter().zip(x).map(|(&q, &v)| f32::from(q as i8) * s * v).sum());
+                f(
+                    r,
+                    row.iter()
+                        .zip(x)
+                        .map(|(&q, &v)| f32::from(q as i8) * s * v)
+                        .sum(),
+                );
             }
         }
         DType::F32 => {

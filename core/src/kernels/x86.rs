@@ -26,7 +26,12 @@ macro_rules! kernel {
         /// The CPU must support the feature; `data` must hold `out.len()*cols` bytes, `cols >= 32`,
         /// `x.len == cols`.
         #[target_feature(enable = $feat)]
-        unsafe fn $name<const D: usize>(data: *const u8, cols: usize, x: &QVec<D>, out: &mut [i32]) {
+        unsafe fn $name<const D: usize>(
+            data: *const u8,
+            cols: usize,
+            x: &QVec<D>,
+            out: &mut [i32],
+        ) {
             let rows = out.len();
             let full = cols / 32;
             let tail = cols % 32 != 0;
@@ -38,7 +43,12 @@ macro_rules! kernel {
             let o = out.as_mut_ptr();
             let mut r = 0;
             while r + 4 <= rows {
-                let p = [data.add(r * cols), data.add((r + 1) * cols), data.add((r + 2) * cols), data.add((r + 3) * cols)];
+                let p = [
+                    data.add(r * cols),
+                    data.add((r + 1) * cols),
+                    data.add((r + 2) * cols),
+                    data.add((r + 3) * cols),
+                ];
                 let mut acc = [_mm256_setzero_si256(); 4];
                 for j in 0..full {
                     // j*32+32 <= cols <= D: in bounds of the row and of x.
@@ -66,10 +76,18 @@ macro_rules! kernel {
                 for j in 0..full {
                     let a = _mm256_loadu_si256(xa.add(32 * j).cast());
                     let s = _mm256_loadu_si256(xs.add(32 * j).cast());
-                    acc[0] = $mac(acc[0], a, _mm256_sign_epi8(_mm256_loadu_si256(p.add(32 * j).cast()), s));
+                    acc[0] = $mac(
+                        acc[0],
+                        a,
+                        _mm256_sign_epi8(_mm256_loadu_si256(p.add(32 * j).cast()), s),
+                    );
                 }
                 if tail {
-                    acc[0] = $mac(acc[0], ta, _mm256_sign_epi8(_mm256_loadu_si256(p.add(cols - 32).cast()), ts));
+                    acc[0] = $mac(
+                        acc[0],
+                        ta,
+                        _mm256_sign_epi8(_mm256_loadu_si256(p.add(cols - 32).cast()), ts),
+                    );
                 }
                 *o.add(r) = _mm_cvtsi128_si32(hsum4(acc));
                 r += 1;
@@ -80,7 +98,10 @@ macro_rules! kernel {
 
 #[inline(always)]
 unsafe fn mac_avx2(acc: __m256i, a: __m256i, w: __m256i) -> __m256i {
-    _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(a, w), _mm256_set1_epi16(1)))
+    _mm256_add_epi32(
+        acc,
+        _mm256_madd_epi16(_mm256_maddubs_epi16(a, w), _mm256_set1_epi16(1)),
+    )
 }
 
 #[inline(always)]
@@ -96,7 +117,13 @@ kernel!(matvec_vnni, "avx2,avxvnni", mac_vnni);
 /// # Safety
 /// As for the kernels: feature present, `data` holds `out.len()*cols` bytes, `cols >= 32`, `x.len == cols`.
 #[inline(always)]
-pub(super) unsafe fn matvec_block<const D: usize>(vnni: bool, data: *const u8, cols: usize, x: &QVec<D>, out: &mut [i32]) {
+pub(super) unsafe fn matvec_block<const D: usize>(
+    vnni: bool,
+    data: *const u8,
+    cols: usize,
+    x: &QVec<D>,
+    out: &mut [i32],
+) {
     if vnni {
         matvec_vnni(data, cols, x, out)
     } else {

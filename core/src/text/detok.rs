@@ -22,12 +22,25 @@ pub struct Detokenizer {
 impl Detokenizer {
     /// A detokenizer for a model's tokenizer settings.
     pub fn new(spec: &TokenizerSpec) -> Self {
-        Self { level: spec.level, capitalize: spec.capitalize, at_start: true, cap_next: true, quote_open: false, glue_next: false }
+        Self {
+            level: spec.level,
+            capitalize: spec.capitalize,
+            at_start: true,
+            cap_next: true,
+            quote_open: false,
+            glue_next: false,
+        }
     }
 
     /// Forgets what was written (start of a new text).
     pub fn reset(&mut self) {
-        *self = Self { at_start: true, cap_next: true, quote_open: false, glue_next: false, ..*self };
+        *self = Self {
+            at_start: true,
+            cap_next: true,
+            quote_open: false,
+            glue_next: false,
+            ..*self
+        };
     }
 
     /// Writes one token.
@@ -46,7 +59,8 @@ impl Detokenizer {
             self.at_start = false;
             return out.write_str(token);
         }
-        let attach = matches!(token, "." | "," | "!" | "?" | ";" | ":" | "'") || (token == "\"" && self.quote_open);
+        let attach = matches!(token, "." | "," | "!" | "?" | ";" | ":" | "'")
+            || (token == "\"" && self.quote_open);
         if !self.at_start && !attach && !self.glue_next {
             out.write_char(' ')?;
         }
@@ -55,7 +69,10 @@ impl Detokenizer {
             self.glue_next = !self.quote_open;
             self.quote_open = !self.quote_open;
             out.write_str(token)?;
-        } else if self.capitalize && self.cap_next && token.chars().next().is_some_and(char::is_alphanumeric) {
+        } else if self.capitalize
+            && self.cap_next
+            && token.chars().next().is_some_and(char::is_alphanumeric)
+        {
             let mut chars = token.chars();
             for c in chars.next().into_iter().flat_map(char::to_uppercase) {
                 out.write_char(c)?;

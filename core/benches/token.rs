@@ -1,8 +1,8 @@
 //! µs per generated token: `cargo bench -p quill-core --bench token`.
 //!
 //! Seed-sized model (V=11,548, E=100, H=150, untied, random weights) and the board model (V=4,096, E=H=128, tied);
-//! greedy, top-k 40, temperature 0.8; int8 path with the detected kernel and with the scalar kernel, and the float
-//! reference. One thread.
+//! greedy, top-k 40, temperature 0.8; int8 path with the detected kernel (and, for greedy, every other kernel this
+//! CPU has, down to the scalar reference), and the float reference. One thread.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use quill_core::testing::random_model;
@@ -44,10 +44,17 @@ fn bench_model(c: &mut Criterion, name: &str, hyper: Hyper, tied: bool) {
             b.iter(|| gen.next_token())
         });
         if label == "greedy" {
-            let mut gen = gen.clone().with_kernel(Kernel::Scalar);
-            group.bench_function(format!("int8 Scalar {label}"), |b| {
-                b.iter(|| gen.next_token())
-            });
+            // Every other kernel this CPU has, down to the scalar reference.
+            let others = [Kernel::AvxVnni, Kernel::Avx2, Kernel::Scalar];
+            for k in others
+                .into_iter()
+                .filter(|&k| k != kernel && k.is_supported())
+            {
+                let mut gen = gen.clone().with_kernel(k);
+                group.bench_function(format!("int8 {k:?} {label}"), |b| {
+                    b.iter(|| gen.next_token())
+                });
+            }
         }
         let mut gen: Generator<160, 1, 64> = Generator::new_float(&model, cfg, 1).expect("fits");
         gen.feed(3);

@@ -4,7 +4,9 @@ use core::fmt::{self, Write};
 
 use crate::error::Error;
 use crate::format::Unknown;
-use crate::kernels::{matvec_f32, matvec_i8, sigmoid, tanh, Kernel, QVec};
+use crate::kernels::{
+    dequantize, matvec_f32, matvec_i8, sigmoid, tanh, with_features, Kernel, QVec, BLOCK,
+};
 use crate::model::Model;
 use crate::rng::Rng;
 use crate::sampler::{Penalty, SamplerConfig, Selector};
@@ -57,7 +59,8 @@ pub struct Generator<'m, const D: usize = 256, const L: usize = 1, const K: usiz
     h: [[f32; D]; L],
     /// Per layer: cell state c (H values used).
     c: [[f32; D]; L],
-    /// Gate pre-activations, gate-major: `gates[g][j]` for g in i, f, g, o.
+    /// Gate pre-activations, flattened and gate-major: gate g in (i, f, g, o), unit j at `g * H + j` (the row
+    /// order of `W_ih` and `W_hh`, so a block of rows adds into a contiguous run).
     gates: [[f32; D]; 4],
     /// Layer input, quantized (int8 path).
     xq: QVec<D>,
@@ -165,6 +168,16 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
 
     /// Runs one LSTM step with `token` as input and remembers it for the repetition penalty (ids ≥ V are ignored).
     pub fn feed(&mut self, token: u32) {
+        with_features(
+            self.kernel,
+            #[inline(always)]
+            || self.feed_step(token),
+        )
+    }
+
+    // Inlined into the `with_features` wrappers so it compiles for the detected SIMD level (x86 only).
+    #[cfg_attr(target_arch = "x86_64", inline(always))]
+    fn feed_step(&mut self, token: u32) {
         let m = self.model;
         if token >= m.hyper.vocab {
             return;
@@ -182,26 +195,40 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
             let (Some(h), Some(c)) = (self.h.get_mut(l), self.c.get_mut(l)) else {
                 break;
             };
-            let gates = &mut self.gates;
-            set_bias(gates, &layer.bias, hid);
+            let gates = gates_of(&mut self.gates, hid);
+            for (g, b) in gates.iter_mut().zip(layer.bias.iter_from(0)) {
+                *g = b;
+            }
             let (w_ih, w_hh) = (&layer.w_ih, &layer.w_hh);
             match self.precision {
                 Precision::Int8 => {
-                    let sx = self.xq.scale;
-                    matvec_i8(self.kernel, w_ih, &self.xq, |r, acc| {
-                        add_gate(gates, hid, r, acc as f32 * (w_ih.scale(r) * sx))
-                    });
+                    let xq = &self.xq;
+                    matvec_i8(
+                        self.kernel,
+                        w_ih,
+                        xq,
+                        #[inline(always)]
+                        |first, sums| add_rows(gates, first, sums, &w_ih.scales, xq.scale),
+                    );
                     self.hq.quantize(head(h, hid));
-                    let sh = self.hq.scale;
-                    matvec_i8(self.kernel, w_hh, &self.hq, |r, acc| {
-                        add_gate(gates, hid, r, acc as f32 * (w_hh.scale(r) * sh))
-                    });
+                    let hq = &self.hq;
+                    matvec_i8(
+                        self.kernel,
+                        w_hh,
+                        hq,
+                        #[inline(always)]
+                        |first, sums| add_rows(gates, first, sums, &w_hh.scales, hq.scale),
+                    );
                 }
                 Precision::Float => {
-                    matvec_f32(w_ih, head(&self.xf, w_ih.cols), |r, v| {
-                        add_gate(gates, hid, r, v)
-                    });
-                    matvec_f32(w_hh, head(h, hid), |r, v| add_gate(gates, hid, r, v));
+                    let mut add = |first: usize, v: &[f32]| {
+                        let run = gates.get_mut(first..).unwrap_or(&mut []);
+                        for (g, &v) in run.iter_mut().zip(v) {
+                            *g += v;
+                        }
+                    };
+                    matvec_f32(w_ih, head(&self.xf, w_ih.cols), &mut add);
+                    matvec_f32(w_hh, head(h, hid), &mut add);
                 }
             }
             lstm_cell(gates, c, h, hid);
@@ -228,16 +255,18 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
                 capacity: out.len(),
             });
         }
-        stream_logits(
-            self.model,
-            self.precision,
-            self.kernel,
-            &self.h,
-            &mut self.hq,
-            |id, l| {
-                if let Some(o) = out.get_mut(id as usize) {
-                    *o = l;
-                }
+        let (model, precision, kernel) = (self.model, self.precision, self.kernel);
+        let (h, hq) = (&self.h, &mut self.hq);
+        with_features(
+            kernel,
+            #[inline(always)]
+            || {
+                stream_logits(model, precision, kernel, h, hq, |first, block| {
+                    let run = out.get_mut(first as usize..).unwrap_or(&mut []);
+                    for (o, &l) in run.iter_mut().zip(block.iter()) {
+                        *o = l;
+                    }
+                })
             },
         );
         Ok(())
@@ -245,6 +274,16 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
 
     /// Chooses the next token from the current state, feeds it, and returns it.
     pub fn next_token(&mut self) -> u32 {
+        with_features(
+            self.kernel,
+            #[inline(always)]
+            || self.next_step(),
+        )
+    }
+
+    // Inlined into the `with_features` wrappers so it compiles for the detected SIMD level (x86 only).
+    #[cfg_attr(target_arch = "x86_64", inline(always))]
+    fn next_step(&mut self) -> u32 {
         let Self {
             model,
             precision,
@@ -258,12 +297,20 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
         } = self;
         selector.begin();
         let p = selector.config().repetition_penalty;
-        let penalize = p > 1.0 && selector.config().penalty_window > 0;
-        stream_logits(model, *precision, *kernel, h, hq, |id, l| {
-            selector.push(id, if penalize { penalty.apply(id, l, p) } else { l }, rng)
-        });
+        stream_logits(
+            model,
+            *precision,
+            *kernel,
+            h,
+            hq,
+            #[inline(always)]
+            |first, block| {
+                penalty.apply_block(first, block, p);
+                selector.push_block(first, block, rng)
+            },
+        );
         let id = selector.finish(rng);
-        self.feed(id);
+        self.feed_step(id);
         id
     }
 
@@ -329,30 +376,46 @@ impl<const D: usize, const L: usize, const K: usize> Iterator for Generator<'_, 
     }
 }
 
-/// Streams the next token's logits from the last layer's `h`, `f(id, logit)` in id order.
+/// Streams the next token's logits from the last layer's `h`: `f(first, logits)` for blocks of ids in order.
+#[cfg_attr(target_arch = "x86_64", inline(always))]
 fn stream_logits<const D: usize, const L: usize>(
     m: &Model<'_>,
     precision: Precision,
     kernel: Kernel,
     h: &[[f32; D]; L],
     hq: &mut QVec<D>,
-    mut f: impl FnMut(u32, f32),
+    mut f: impl FnMut(u32, &mut [f32]),
 ) {
     let hid = m.hyper.hidden as usize;
     let Some(h) = h.get(m.layers.len().saturating_sub(1)) else {
         return;
     };
     let (dense, bias) = (&m.dense, &m.dense_bias);
+    let mut buf = [0f32; BLOCK];
     match precision {
         Precision::Int8 => {
             hq.quantize(head(h, hid));
             let sh = hq.scale;
             // The hot spot: V rows of H int8 weights per token.
-            matvec_i8(kernel, dense, hq, |r, acc| {
-                f(r as u32, acc as f32 * (dense.scale(r) * sh) + bias.get(r))
-            });
+            matvec_i8(
+                kernel,
+                dense,
+                hq,
+                #[inline(always)]
+                |first, sums| {
+                    let out = buf.get_mut(..sums.len()).unwrap_or(&mut []);
+                    dequantize(sums, &dense.scales, first, sh, Some(bias), out);
+                    f(first as u32, out);
+                },
+            );
         }
-        Precision::Float => matvec_f32(dense, head(h, hid), |r, v| f(r as u32, v + bias.get(r))),
+        Precision::Float => matvec_f32(dense, head(h, hid), |first, v| {
+            let out = buf.get_mut(..v.len()).unwrap_or(&mut []);
+            for ((o, &v), b) in out.iter_mut().zip(v).zip(bias.iter_from(first)) {
+                *o = v + b;
+            }
+            f(first as u32, out);
+        }),
     }
 }
 
@@ -361,29 +424,36 @@ fn head(v: &[f32], n: usize) -> &[f32] {
     v.get(..n).unwrap_or(v)
 }
 
-fn set_bias<const D: usize>(gates: &mut [[f32; D]; 4], bias: &F32s<'_>, hid: usize) {
-    for (g, row) in gates.iter_mut().enumerate() {
-        for (j, v) in row.iter_mut().enumerate().take(hid) {
-            *v = bias.get(g * hid + j);
-        }
-    }
+/// The first `4 * hid` gate values, gate-major.
+#[inline(always)]
+fn gates_of<const D: usize>(gates: &mut [[f32; D]; 4], hid: usize) -> &mut [f32] {
+    let flat = gates.as_flattened_mut();
+    let n = (4 * hid).min(flat.len());
+    flat.get_mut(..n).unwrap_or(&mut [])
 }
 
+/// `gates[first + i] += sums[i] · (scale[first + i] · sx)`: one block of an int8 gate product.
 #[inline(always)]
-fn add_gate<const D: usize>(gates: &mut [[f32; D]; 4], hid: usize, r: usize, v: f32) {
-    if let Some(g) = gates.get_mut(r / hid).and_then(|g| g.get_mut(r % hid)) {
+fn add_rows(gates: &mut [f32], first: usize, sums: &[i32], scales: &F32s<'_>, sx: f32) {
+    let mut v = [0f32; BLOCK];
+    let v = v.get_mut(..sums.len()).unwrap_or(&mut []);
+    dequantize(sums, scales, first, sx, None, v);
+    for (g, &v) in gates
+        .get_mut(first..)
+        .unwrap_or(&mut [])
+        .iter_mut()
+        .zip(v.iter())
+    {
         *g += v;
     }
 }
 
-/// PyTorch's LSTM cell: `c = σ(f)·c + σ(i)·tanh(g)`, `h = σ(o)·tanh(c)`.
-fn lstm_cell<const D: usize>(
-    gates: &[[f32; D]; 4],
-    c: &mut [f32; D],
-    h: &mut [f32; D],
-    hid: usize,
-) {
-    let [gi, gf, gg, go] = gates;
+/// PyTorch's LSTM cell on gate-major pre-activations: `c = σ(f)·c + σ(i)·tanh(g)`, `h = σ(o)·tanh(c)`.
+#[inline(always)]
+fn lstm_cell<const D: usize>(gates: &[f32], c: &mut [f32; D], h: &mut [f32; D], hid: usize) {
+    let (gi, rest) = gates.split_at(hid.min(gates.len()));
+    let (gf, rest) = rest.split_at(hid.min(rest.len()));
+    let (gg, go) = rest.split_at(hid.min(rest.len()));
     let cells = c.iter_mut().zip(h.iter_mut()).take(hid);
     for ((((c, h), &i), &f), (&g, &o)) in cells.zip(gi).zip(gf).zip(gg.iter().zip(go)) {
         *c = sigmoid(f) * *c + sigmoid(i) * tanh(g);

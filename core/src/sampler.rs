@@ -1,12 +1,20 @@
 //! Choosing the next token from a stream of logits, without a vocabulary-sized buffer.
 //!
-//! The dense layer hands logits over one row at a time ([`Selector::push`]); greedy keeps one candidate, top-k
-//! keeps `k`, and plain temperature sampling is exact weighted reservoir sampling with a running maximum
-//! (Chao's algorithm: item `i` replaces the pick with probability `w_i / Σ_{j≤i} w_j`, so the final pick has
-//! probability `w_i / Σ w_j`, `w_i = exp(l_i / T)`; the running max keeps `exp` in range). Every step is a pure
-//! function of the logits, the config and the [`Rng`] state.
+//! The dense layer hands logits over in blocks of rows ([`Selector::push_block`]); greedy keeps one candidate,
+//! top-k keeps `k`, and plain temperature sampling is exact weighted reservoir sampling with a running maximum.
+//!
+//! The reservoir is Chao's (item `i` replaces the pick with probability `w_i / S_i`, `S_i = Σ_{j≤i} w_j`, so the
+//! final pick has probability `w_i / Σ w_j`, `w_i = exp(l_i / T)`) with jumps: after a pick at sum `S`, the chance
+//! that no item up to `j` replaces it is `S / S_j`, so one uniform `u` in `(0, 1]` says where the next pick is —
+//! the first item whose running sum passes `S / u`. A block whose sum cannot pass that threshold is skipped whole,
+//! and a token needs about `ln V` random numbers instead of `V`. Weights are relative to the running maximum of
+//! `l / T` (a new maximum rescales the sum and the threshold alike), so `exp` stays in range.
+//!
+//! Every step is a pure function of the logits, the config and the [`Rng`] state, with a fixed order of
+//! floating-point operations, so the choice is the same on every target.
 
 use crate::error::Error;
+use crate::kernels::{exp, BLOCK};
 use crate::rng::Rng;
 
 /// Most recent tokens the repetition penalty can look back over.
@@ -85,11 +93,12 @@ impl SamplerConfig {
     }
 }
 
-/// The recent-token window of the repetition penalty, with a 64-bit filter so most rows skip the scan.
+/// The recent-token window of the repetition penalty.
 #[derive(Clone, Debug, Default)]
 pub struct Penalty {
     recent: heapless::Deque<u32, MAX_PENALTY_WINDOW>,
-    filter: u64,
+    /// The distinct ids of `recent`, ascending: a block of rows finds its penalized ids by binary search.
+    sorted: heapless::Vec<u32, MAX_PENALTY_WINDOW>,
 }
 
 impl Penalty {
@@ -103,25 +112,54 @@ impl Penalty {
         }
         // Cannot fail: len < window <= capacity.
         let _ = self.recent.push_back(id);
-        self.filter = self.recent.iter().fold(0, |f, &t| f | (1u64 << (t % 64)));
+        self.sorted.clear();
+        for &t in self.recent.iter() {
+            if let Err(at) = self.sorted.binary_search(&t) {
+                // Cannot fail: at most MAX_PENALTY_WINDOW distinct ids.
+                let _ = self.sorted.insert(at, t);
+            }
+        }
     }
 
     /// Forgets everything.
     pub fn clear(&mut self) {
         self.recent.clear();
-        self.filter = 0;
+        self.sorted.clear();
     }
 
     /// `logit` after the penalty (CTRL-style: divide if positive, multiply if negative).
-    #[inline(always)]
+    #[inline]
     pub fn apply(&self, id: u32, logit: f32, penalty: f32) -> f32 {
-        if self.filter & (1u64 << (id % 64)) == 0 || !self.recent.iter().any(|&t| t == id) {
+        if self.sorted.binary_search(&id).is_err() {
             return logit;
         }
         if logit > 0.0 {
             logit / penalty
         } else {
             logit * penalty
+        }
+    }
+
+    /// Applies the penalty to the logits of ids `first..first + logits.len()` in place (nothing if `penalty` ≤ 1).
+    ///
+    /// ```
+    /// let mut p = quill_core::Penalty::default();
+    /// p.record(65, 8);
+    /// let mut block = [2.0, -2.0, 2.0];
+    /// p.apply_block(64, &mut block, 2.0);
+    /// assert_eq!(block, [2.0, -4.0, 2.0]);
+    /// ```
+    #[inline(always)]
+    pub fn apply_block(&self, first: u32, logits: &mut [f32], penalty: f32) {
+        if penalty <= 1.0 {
+            return;
+        }
+        let from = self.sorted.partition_point(|&t| t < first);
+        for &t in self.sorted.get(from..).unwrap_or(&[]) {
+            let Some(l) = logits.get_mut((t - first) as usize) else {
+                break;
+            };
+            *l = self.apply(t, *l, penalty);
         }
     }
 }
@@ -134,12 +172,17 @@ pub struct Selector<const K: usize> {
     inv_t: f32,
     /// Greedy / reservoir pick: (logit, id).
     best: (f32, u32),
-    /// Reservoir: running max of `logit / T` and `Σ exp(logit / T - max)`.
+    /// Reservoir: running max of `logit / T`, `Σ exp(logit / T - max)`, and the sum the next pick passes.
     max: f32,
     sum: f32,
-    /// Top-k candidates (unordered while streaming) and the index of the smallest.
-    top: heapless::Vec<(f32, u32), K>,
-    min_at: usize,
+    next: f32,
+    /// Top-k candidates as [`rank_key`]s: the first `len` of these `2K` slots, unordered. Rows that beat `thr`
+    /// are appended (without a branch per row); when the slots fill up the best `k` are selected and `thr`
+    /// becomes the k-th best logit, so a token costs a comparison per row plus a few selections.
+    cand: [[u64; K]; 2],
+    len: usize,
+    /// `-inf` until the first selection.
+    thr: f32,
 }
 
 impl<const K: usize> Selector<K> {
@@ -158,8 +201,10 @@ impl<const K: usize> Selector<K> {
             best: (f32::NEG_INFINITY, 0),
             max: f32::NEG_INFINITY,
             sum: 0.0,
-            top: heapless::Vec::new(),
-            min_at: 0,
+            next: 0.0,
+            cand: [[0; K]; 2],
+            len: 0,
+            thr: f32::NEG_INFINITY,
         })
     }
 
@@ -174,64 +219,137 @@ impl<const K: usize> Selector<K> {
         self.best = (f32::NEG_INFINITY, 0);
         self.max = f32::NEG_INFINITY;
         self.sum = 0.0;
-        self.top.clear();
-        self.min_at = 0;
+        self.next = 0.0;
+        self.len = 0;
+        self.thr = f32::NEG_INFINITY;
     }
 
-    /// Offers token `id` with `logit`. Rows must come in increasing id order (ties go to the lower id).
-    #[inline(always)]
+    /// Offers token `id` with `logit`: the same as a one-row [`push_block`](Self::push_block).
+    #[inline]
     pub fn push(&mut self, id: u32, logit: f32, rng: &mut Rng) {
-        if self.k > 0 {
-            self.push_top(id, logit);
-        } else if self.inv_t == 0.0 {
-            if logit > self.best.0 {
-                self.best = (logit, id);
-            }
-        } else {
-            let z = logit * self.inv_t;
-            let w = if z > self.max {
-                self.sum *= libm::expf(self.max - z);
-                self.max = z;
-                1.0
+        self.push_block(id, &[logit], rng);
+    }
+
+    /// Offers tokens `first..first + logits.len()`. Blocks must come in increasing id order (ties go to the lower
+    /// id); longer slices are taken [`BLOCK`] rows at a time, so pushing all logits at once chooses exactly what
+    /// the generator's blocks choose.
+    #[inline(always)]
+    pub fn push_block(&mut self, first: u32, logits: &[f32], rng: &mut Rng) {
+        for (b, block) in logits.chunks(BLOCK).enumerate() {
+            let first = first.wrapping_add((b * BLOCK) as u32);
+            if self.k > 0 {
+                self.push_top_block(first, block);
+            } else if self.inv_t == 0.0 {
+                self.push_greedy_block(first, block);
             } else {
-                libm::expf(z - self.max)
-            };
-            self.sum += w;
-            if rng.next_f32() * self.sum < w {
-                self.best = (logit, id);
+                self.push_reservoir_block(first, block, rng);
             }
         }
     }
 
     #[inline(always)]
-    fn push_top(&mut self, id: u32, logit: f32) {
-        if self.top.len() < self.k {
-            let _ = self.top.push((logit, id)); // cannot fail: len < k <= K
-            if self.top.len() == self.k {
-                self.find_min();
-            }
+    fn push_greedy_block(&mut self, first: u32, block: &[f32]) {
+        let max = block_max(block);
+        if max > self.best.0 {
+            let at = block.iter().position(|&l| l == max).unwrap_or(0);
+            self.best = (max, first.wrapping_add(at as u32));
+        }
+    }
+
+    #[inline(always)]
+    fn push_top_block(&mut self, first: u32, block: &[f32]) {
+        if !any_above(block, self.thr) {
             return;
         }
-        let min = self.top.get(self.min_at).map_or(f32::INFINITY, |m| m.0);
-        if logit > min {
-            if let Some(slot) = self.top.get_mut(self.min_at) {
-                *slot = (logit, id);
+        for (c, chunk) in block.chunks(LANES).enumerate() {
+            if !any_above(chunk, self.thr) {
+                continue;
             }
-            self.find_min();
-        }
-    }
-
-    fn find_min(&mut self) {
-        // Among equal logits the higher id is evicted first, so ties keep the lower id.
-        let mut at = 0;
-        for (i, c) in self.top.iter().enumerate() {
-            if let Some(m) = self.top.get(at) {
-                if c.0 < m.0 || (c.0 == m.0 && c.1 > m.1) {
-                    at = i;
+            let first = first.wrapping_add((c * LANES) as u32);
+            let cap = 2 * K;
+            if self.len + chunk.len() > cap {
+                self.select();
+            }
+            let thr = self.thr;
+            let slots = self.cand.as_flattened_mut();
+            if self.len + chunk.len() <= cap {
+                // Write every row, keep those above the threshold: no branch to mispredict.
+                let mut len = self.len;
+                for (id, &l) in (first..).zip(chunk) {
+                    if let Some(slot) = slots.get_mut(len) {
+                        *slot = rank_key(l, id);
+                    }
+                    len += usize::from(l > thr);
+                }
+                self.len = len;
+            } else {
+                // Fewer than LANES free slots even after selecting (K < LANES): one row at a time.
+                for (id, &l) in (first..).zip(chunk) {
+                    if l > self.thr {
+                        if self.len == cap {
+                            self.select();
+                        }
+                        if let Some(slot) = self.cand.as_flattened_mut().get_mut(self.len) {
+                            *slot = rank_key(l, id);
+                            self.len += 1;
+                        }
+                    }
                 }
             }
         }
-        self.min_at = at;
+    }
+
+    #[inline(always)]
+    fn push_reservoir_block(&mut self, first: u32, block: &[f32], rng: &mut Rng) {
+        let mut z = [0f32; BLOCK];
+        let z = z.get_mut(..block.len()).unwrap_or(&mut []);
+        for (z, &l) in z.iter_mut().zip(block) {
+            *z = l * self.inv_t;
+        }
+        let zmax = block_max(z);
+        if zmax > self.max {
+            if self.max > f32::NEG_INFINITY {
+                let c = exp(self.max - zmax);
+                self.sum *= c;
+                self.next *= c;
+            }
+            self.max = zmax;
+        }
+        for z in z.iter_mut() {
+            *z = exp(*z - self.max);
+        }
+        let total = self.sum + block_sum(z);
+        if total <= self.next {
+            self.sum = total;
+            return;
+        }
+        for (id, &w) in (first..).zip(z.iter()) {
+            self.sum += w;
+            if self.sum > self.next {
+                self.best.1 = id;
+                // u in (0, 1]: the pick survives to running sum S_j with probability sum / S_j.
+                let u = ((rng.next_u32() >> 8) + 1) as f32 * (1.0 / 16_777_216.0);
+                self.next = self.sum / u;
+            }
+        }
+    }
+
+    /// Keeps the best `k` candidates (unordered) and raises the threshold to the k-th best logit.
+    fn select(&mut self) {
+        let k = self.k;
+        let live = self
+            .cand
+            .as_flattened_mut()
+            .get_mut(..self.len)
+            .unwrap_or(&mut []);
+        if k == 0 || live.len() <= k {
+            return;
+        }
+        live.select_nth_unstable_by(k - 1, |a, b| b.cmp(a));
+        self.len = k;
+        if let Some(&kth) = live.get(k - 1) {
+            self.thr = from_rank_key(kth).0;
+        }
     }
 
     /// The chosen token once every row was pushed.
@@ -239,46 +357,172 @@ impl<const K: usize> Selector<K> {
         if self.k == 0 {
             return self.best.1;
         }
-        // Descending by logit, ascending id on ties; insertion sort, k is small.
-        let top = &mut self.top;
-        for i in 1..top.len() {
-            let mut j = i;
-            while j > 0 {
-                let (Some(a), Some(b)) = (top.get(j - 1).copied(), top.get(j).copied()) else {
-                    break;
-                };
-                if b.0 > a.0 || (b.0 == a.0 && b.1 < a.1) {
-                    top.swap(j - 1, j);
-                    j -= 1;
-                } else {
-                    break;
-                }
-            }
+        self.select();
+        let n = self.len.min(self.k);
+        let keys = self.cand.as_flattened_mut().get_mut(..n).unwrap_or(&mut []);
+        keys.sort_unstable_by(|a, b| b.cmp(a));
+        let mut top = [(0f32, 0u32); K];
+        for (t, &k) in top.iter_mut().zip(keys.iter()) {
+            *t = from_rank_key(k);
         }
+        let top = top.get(..n).unwrap_or(&[]);
         let Some(&(l0, first)) = top.first() else {
             return 0;
         };
         if self.inv_t == 0.0 {
             return first;
         }
-        let weight = |l: f32| libm::expf((l - l0) * self.inv_t);
-        let total: f32 = top.iter().map(|c| weight(c.0)).sum();
+        let mut weights = [0f32; K];
+        for (w, c) in weights.iter_mut().zip(top.iter()) {
+            *w = exp((c.0 - l0) * self.inv_t);
+        }
+        let weights = weights.get(..top.len()).unwrap_or(&[]);
+        let total: f32 = weights.iter().sum();
         // Nucleus: the shortest prefix whose probability reaches top_p.
         let (mut kept, mut mass) = (0usize, 0.0f32);
-        for c in top.iter() {
-            mass += weight(c.0);
+        for &w in weights {
+            mass += w;
             kept += 1;
             if mass >= self.config.top_p * total {
                 break;
             }
         }
         let mut u = rng.next_f32() * mass;
-        for c in top.iter().take(kept) {
-            u -= weight(c.0);
+        for (c, &w) in top.iter().zip(weights).take(kept) {
+            u -= w;
             if u < 0.0 {
                 return c.1;
             }
         }
         top.get(kept.saturating_sub(1)).map_or(first, |c| c.1)
+    }
+}
+
+/// A candidate as one integer that orders like the ranking "higher logit, then lower id": the logit's bits
+/// mapped to an order-preserving u32 (`-0.0` first made `+0.0`) above the complement of the id. Ids are unique,
+/// so the order is strict and the chosen set and its order do not depend on how the selection moves things.
+#[inline(always)]
+fn rank_key(logit: f32, id: u32) -> u64 {
+    let b = (logit + 0.0).to_bits();
+    let o = if b >> 31 == 1 { !b } else { b | 0x8000_0000 };
+    (u64::from(o) << 32) | u64::from(!id)
+}
+
+/// The (logit, id) of a [`rank_key`].
+#[inline(always)]
+fn from_rank_key(key: u64) -> (f32, u32) {
+    let o = (key >> 32) as u32;
+    let b = if o >> 31 == 1 { o & 0x7fff_ffff } else { !o };
+    (f32::from_bits(b), !(key as u32))
+}
+
+/// Lanes of the block reductions: a fixed shape, so the result does not depend on how a target vectorizes.
+const LANES: usize = 8;
+
+/// Whether some value is above `t` (no early exit, so it is a vector compare and a mask test).
+#[inline(always)]
+fn any_above(v: &[f32], t: f32) -> bool {
+    v.iter().fold(false, |a, &x| a | (x > t))
+}
+
+/// Folds `LANES` partial results pairwise (lane i with lane i + w, w = 4, 2, 1), then the leftovers in order.
+#[inline(always)]
+fn fold_lanes(mut m: [f32; LANES], rest: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut w = LANES;
+    while w > 1 {
+        w /= 2;
+        for i in 0..w {
+            if let (Some(&a), Some(&b)) = (m.get(i), m.get(i + w)) {
+                if let Some(d) = m.get_mut(i) {
+                    *d = f(a, b);
+                }
+            }
+        }
+    }
+    rest.iter().fold(m[0], |a, &x| f(a, x))
+}
+
+/// The largest value (`-inf` for an empty block).
+#[inline(always)]
+fn block_max(v: &[f32]) -> f32 {
+    let (chunks, rest) = v.as_chunks::<LANES>();
+    let mut m = [f32::NEG_INFINITY; LANES];
+    for c in chunks {
+        for (m, &x) in m.iter_mut().zip(c) {
+            *m = if x > *m { x } else { *m };
+        }
+    }
+    fold_lanes(m, rest, |a, b| if b > a { b } else { a })
+}
+
+/// The sum in a fixed order: `LANES` running sums over the whole chunks, folded pairwise, then the rest.
+#[inline(always)]
+fn block_sum(v: &[f32]) -> f32 {
+    let (chunks, rest) = v.as_chunks::<LANES>();
+    let mut s = [0f32; LANES];
+    for c in chunks {
+        for (s, &x) in s.iter_mut().zip(c) {
+            *s += x;
+        }
+    }
+    fold_lanes(s, rest, |a, b| a + b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rank_keys_order_like_the_ranking_and_round_trip() {
+        let cands = [
+            (3.5f32, 9u32),
+            (3.5, 2),
+            (-0.0, 4),
+            (0.0, 5),
+            (-1e-30, 1),
+            (1e-30, 7),
+            (-7.25, 0),
+            (f32::MAX, 8),
+            (f32::MIN, 3),
+        ];
+        for &a in &cands {
+            let (l, id) = from_rank_key(rank_key(a.0, a.1));
+            assert_eq!((l, id), (a.0 + 0.0, a.1));
+            for &b in &cands {
+                let better = a.0 > b.0 || (a.0 == b.0 && a.1 < b.1);
+                assert_eq!(
+                    rank_key(a.0, a.1) > rank_key(b.0, b.1),
+                    better,
+                    "{a:?} vs {b:?}"
+                );
+            }
+        }
+    }
+
+    /// With fewer than `LANES` slots to spare, rows are taken one at a time and the result is the same.
+    #[test]
+    fn tiny_capacity_keeps_the_best() {
+        let logits: Vec<f32> = (0..200u32).map(|i| ((i * 37) % 101) as f32).collect();
+        let cfg = SamplerConfig {
+            top_k: 3,
+            ..SamplerConfig::GREEDY
+        };
+        let mut small = Selector::<3>::new(cfg).unwrap();
+        let mut big = Selector::<64>::new(cfg).unwrap();
+        let mut rng = Rng::new(0);
+        small.push_block(0, &logits, &mut rng);
+        big.push_block(0, &logits, &mut rng);
+        small.select();
+        big.select();
+        let mut a: Vec<u64> = small.cand.as_flattened()[..small.len].to_vec();
+        let mut b: Vec<u64> = big.cand.as_flattened()[..big.len].to_vec();
+        a.sort_unstable();
+        b.sort_unstable();
+        assert_eq!(a, b);
+        assert_eq!(
+            small.finish(&mut rng),
+            30,
+            "greedy within top-k is the argmax: 30 * 37 % 101 = 100"
+        );
     }
 }

@@ -45,6 +45,18 @@ impl<'a> F32s<'a> {
     pub fn get(&self, i: usize) -> f32 {
         self.0.get(4 * i..4 * i + 4).map_or(0.0, le_f32)
     }
+
+    /// Values `start..` in order (nothing past the end): the block loops read scales and biases through this,
+    /// which compiles to plain vector loads on little-endian targets.
+    #[inline(always)]
+    pub fn iter_from(&self, start: usize) -> impl Iterator<Item = f32> + 'a {
+        let bytes: &'a [u8] = self.0.get(4 * start..).unwrap_or(&[]);
+        bytes
+            .as_chunks::<4>()
+            .0
+            .iter()
+            .map(|b| f32::from_le_bytes(*b))
+    }
 }
 
 /// A row-major matrix, int8 with per-row scales or plain f32.

@@ -191,13 +191,112 @@ fn samplers_follow_their_distributions() {
     assert_eq!(g[1], 1.0);
 }
 
+/// The block path (whole blocks skipped by the reservoir's jumps, a new maximum in a later block rescaling the
+/// sum) follows softmax too; greedy and top-k choose the same one row or one block at a time.
+#[test]
+fn block_sampling_follows_the_distribution() {
+    let mut logits = vec![-2.0f32; 300];
+    for (id, l) in [(10, 2.0), (100, 3.0), (250, 3.5), (299, 1.0), (64, 3.5)] {
+        logits[id] = l;
+    }
+    let cfg = SamplerConfig {
+        temperature: 1.0,
+        ..SamplerConfig::GREEDY
+    };
+    let mut sel = Selector::<8>::new(cfg).unwrap();
+    let mut rng = Rng::new(5);
+    let n = 200_000;
+    let mut counts = vec![0usize; logits.len()];
+    for _ in 0..n {
+        sel.begin();
+        sel.push_block(0, &logits, &mut rng);
+        counts[sel.finish(&mut rng) as usize] += 1;
+    }
+    let want = softmax(&logits, 1.0, &(0..300).collect::<Vec<_>>());
+    let freq = |i: usize| counts[i] as f64 / n as f64;
+    for id in [10, 64, 100, 250, 299] {
+        assert!(
+            (freq(id) - want[id]).abs() < 0.006,
+            "token {id}: {} vs {}",
+            freq(id),
+            want[id]
+        );
+    }
+    let rest: f64 = [10, 64, 100, 250, 299]
+        .iter()
+        .map(|&i| want[i])
+        .sum::<f64>();
+    let got_rest: f64 = [10, 64, 100, 250, 299]
+        .iter()
+        .map(|&i| freq(i))
+        .sum::<f64>();
+    assert!(
+        ((1.0 - got_rest) - (1.0 - rest)).abs() < 0.006,
+        "mass of the plain tokens"
+    );
+    assert!(
+        counts.iter().filter(|&&c| c > 0).count() > 250,
+        "plain tokens are sampled too"
+    );
+
+    for cfg in [
+        SamplerConfig::GREEDY,
+        SamplerConfig {
+            top_k: 3,
+            ..SamplerConfig::GREEDY
+        },
+    ] {
+        let mut a = Selector::<8>::new(cfg).unwrap();
+        let mut b = a.clone();
+        a.begin();
+        b.begin();
+        a.push_block(0, &logits, &mut rng);
+        for (i, &l) in logits.iter().enumerate() {
+            b.push(i as u32, l, &mut rng);
+        }
+        // The two 3.5 logits tie: the lower id wins.
+        assert_eq!((a.finish(&mut rng), b.finish(&mut rng)), (64, 64));
+    }
+}
+
+/// Top-k keeps exactly the k best rows (higher logit, then lower id) through its selections, for many ties:
+/// with a huge temperature every kept candidate is about equally likely, so the sampled ids are the kept set.
+#[test]
+fn top_k_keeps_exactly_the_best_rows() {
+    let mut rng = Rng::new(11);
+    for (v, k) in [(500usize, 5u32), (3000, 64), (70, 64), (40, 64)] {
+        let logits: Vec<f32> = (0..v).map(|_| (rng.next_u32() % 12) as f32 * 0.5).collect();
+        let mut order: Vec<usize> = (0..v).collect();
+        order.sort_by(|&a, &b| logits[b].partial_cmp(&logits[a]).unwrap().then(a.cmp(&b)));
+        let want: std::collections::BTreeSet<u32> =
+            order.iter().take(k as usize).map(|&i| i as u32).collect();
+        let cfg = SamplerConfig {
+            temperature: 1e6,
+            top_k: k,
+            ..SamplerConfig::GREEDY
+        };
+        let mut sel = Selector::<64>::new(cfg).unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..4000 {
+            sel.begin();
+            sel.push_block(0, &logits, &mut rng);
+            seen.insert(sel.finish(&mut rng));
+        }
+        assert_eq!(seen, want, "V={v} k={k}");
+    }
+}
+
 #[test]
 fn repetition_penalty_changes_greedy_choice() {
     let mut p = quill_core::Penalty::default();
     p.record(7, 4);
     assert_eq!(p.apply(7, 2.0, 2.0), 1.0);
     assert_eq!(p.apply(7, -2.0, 2.0), -4.0);
-    assert_eq!(p.apply(71, 2.0, 2.0), 2.0); // same filter bit (71 % 64 == 7), not in the window
+    assert_eq!(p.apply(71, 2.0, 2.0), 2.0);
+    let mut block = [2.0f32; 80];
+    p.apply_block(0, &mut block, 2.0);
+    assert_eq!(block.iter().filter(|&&l| l == 1.0).count(), 1);
+    assert_eq!(block[7], 1.0);
     for t in [1, 2, 3, 4] {
         p.record(t, 4);
     }

@@ -431,18 +431,9 @@ fn generate_float(args: &GenerateArgs) -> Result<()> {
         }
         for _ in 0..args.words {
             sel.begin();
-            let p = args.sample.repetition_penalty;
-            for (id, &l) in logits.iter().enumerate() {
-                sel.push(
-                    id as u32,
-                    if p > 1.0 {
-                        penalty.apply(id as u32, l, p)
-                    } else {
-                        l
-                    },
-                    &mut rng,
-                );
-            }
+            penalty.apply_block(0, &mut logits, args.sample.repetition_penalty);
+            // All logits at once: the selector takes them in the same 64-row blocks as quill-core.
+            sel.push_block(0, &logits, &mut rng);
             let id = sel.finish(&mut rng);
             text.clear();
             detok.write(&vocab.tokens[id as usize], &mut text)?;

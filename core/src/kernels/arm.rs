@@ -40,18 +40,81 @@ fn mac4(w: u32, x02: u32, x13: u32, acc: i32) -> i32 {
     smlad(sxtb16_ror8(w), x13, smlad(sxtb16(w), x02, acc))
 }
 
-pub(super) fn matvec<const D: usize>(
-    data: &[u8],
-    rows: usize,
+/// `[Σ w0·x, Σ w1·x, Σ w2·x, Σ w3·x]` over `groups` words of four rows: `row0` and `row2` point at rows 0 and 2, rows
+/// 1 and 3 are `cols` bytes after them; `pairs` holds the activation pairs (x0, x2), (x1, x3) of each group.
+///
+/// The loop is written out because the compiler's version spills: 13 registers are live (two row pointers, the
+/// stride, the pair pointer, the end, four sums, two pairs, two temporaries), and by hand each group of four
+/// columns costs 23 instructions for 16 multiply-adds: `LDRD` of the pairs, then per row `LDR`, two `SXTB16`,
+/// two `SMLAD`.
+///
+/// # Safety
+/// `groups >= 1`; rows 0..4 each hold `4 * groups` readable bytes at `row0`, `row0 + cols`, `row2`,
+/// `row2 + cols`; `pairs` is 4-byte aligned and holds `2 * groups` words.
+#[inline(always)]
+unsafe fn dot4(
+    row0: *const u8,
+    row2: *const u8,
     cols: usize,
-    x: &QVec<D>,
-    f: &mut impl FnMut(usize, i32),
-) {
+    pairs: *const u32,
+    groups: usize,
+) -> [i32; 4] {
+    let mut acc = [0i32; 4];
+    let end = row0.wrapping_add(4 * groups);
+    // SAFETY: the caller's bounds; the loads are word loads (unaligned allowed on ARMv7E-M) and one LDRD on
+    // the aligned pairs.
+    unsafe {
+        asm!(
+            "2:",
+            "ldrd {x02}, {x13}, [{px}], #8",
+            "ldr {w}, [{pa}, {c}]",
+            "sxtb16 {t}, {w}, ror #8",
+            "smlad {a1}, {t}, {x13}, {a1}",
+            "sxtb16 {w}, {w}",
+            "smlad {a1}, {w}, {x02}, {a1}",
+            "ldr {w}, [{pa}], #4",
+            "sxtb16 {t}, {w}, ror #8",
+            "smlad {a0}, {t}, {x13}, {a0}",
+            "sxtb16 {w}, {w}",
+            "smlad {a0}, {w}, {x02}, {a0}",
+            "ldr {w}, [{pb}, {c}]",
+            "sxtb16 {t}, {w}, ror #8",
+            "smlad {a3}, {t}, {x13}, {a3}",
+            "sxtb16 {w}, {w}",
+            "smlad {a3}, {w}, {x02}, {a3}",
+            "ldr {w}, [{pb}], #4",
+            "sxtb16 {t}, {w}, ror #8",
+            "smlad {a2}, {t}, {x13}, {a2}",
+            "sxtb16 {w}, {w}",
+            "smlad {a2}, {w}, {x02}, {a2}",
+            "cmp {pa}, {end}",
+            "bne 2b",
+            pa = inout(reg) row0 => _,
+            pb = inout(reg) row2 => _,
+            px = inout(reg) pairs => _,
+            c = in(reg) cols,
+            end = in(reg) end,
+            a0 = inout(reg) acc[0],
+            a1 = inout(reg) acc[1],
+            a2 = inout(reg) acc[2],
+            a3 = inout(reg) acc[3],
+            x02 = out(reg) _,
+            x13 = out(reg) _,
+            w = out(reg) _,
+            t = out(reg) _,
+            options(nostack, readonly),
+        );
+    }
+    acc
+}
+
+/// `out[i] = row(i) · x` for the `out.len()` rows of `data` (each `cols` bytes).
+pub(super) fn matvec_block<const D: usize>(data: &[u8], cols: usize, x: &QVec<D>, out: &mut [i32]) {
     let groups = cols / 4;
     let xq = x.values();
     let (xt, perm) = (
         xq.get(4 * groups..).unwrap_or(&[]),
-        x.perm.get(..4 * groups).unwrap_or(&[]),
+        x.perm.0.get(..4 * groups).unwrap_or(&[]),
     );
     let tail = |row: &[u8]| -> i32 {
         let t = row.get(4 * groups..).unwrap_or(&[]);
@@ -74,36 +137,38 @@ pub(super) fn matvec<const D: usize>(
             )
         }
     };
-    let mut blocks = data.chunks_exact(4 * cols).take(rows / 4);
-    let mut r = 0;
-    for block in blocks.by_ref() {
+    let whole = out.len() / 4;
+    let mut outs = out.chunks_exact_mut(4);
+    for (block, o) in data.chunks_exact(4 * cols).zip(outs.by_ref()) {
         let (a, rest) = block.split_at(cols);
         let (b, rest) = rest.split_at(cols);
         let (c, d) = rest.split_at(cols);
-        let mut acc = [0i32; 4];
-        for g in 0..groups {
-            let (x02, x13) = xpair(g);
-            acc[0] = mac4(word(a, g), x02, x13, acc[0]);
-            acc[1] = mac4(word(b, g), x02, x13, acc[1]);
-            acc[2] = mac4(word(c, g), x02, x13, acc[2]);
-            acc[3] = mac4(word(d, g), x02, x13, acc[3]);
+        let acc = if groups == 0 {
+            [0; 4]
+        } else {
+            // SAFETY: groups >= 1; a..d are consecutive rows of `cols >= 4*groups` bytes, so row 1 is `cols` after
+            // row 0 and row 3 `cols` after row 2; `pairs` is the 8-aligned `perm` with 2*groups words.
+            unsafe { dot4(a.as_ptr(), c.as_ptr(), cols, pairs, groups) }
+        };
+        if xt.is_empty() {
+            o.copy_from_slice(&acc);
+        } else {
+            for ((o, acc), row) in o.iter_mut().zip(acc).zip([a, b, c, d]) {
+                *o = acc + tail(row);
+            }
         }
-        for (k, row) in [a, b, c, d].into_iter().enumerate() {
-            f(r + k, acc.get(k).copied().unwrap_or(0) + tail(row));
-        }
-        r += 4;
     }
-    for row in data
-        .get(4 * cols * (rows / 4)..rows * cols)
-        .unwrap_or(&[])
-        .chunks_exact(cols)
+    let rest = data.get(4 * cols * whole..).unwrap_or(&[]);
+    for (o, row) in outs
+        .into_remainder()
+        .iter_mut()
+        .zip(rest.chunks_exact(cols))
     {
         let mut acc = 0i32;
         for g in 0..groups {
             let (x02, x13) = xpair(g);
             acc = mac4(word(row, g), x02, x13, acc);
         }
-        f(r, acc + tail(row));
-        r += 1;
+        *o = acc + tail(row);
     }
 }

@@ -1,16 +1,21 @@
 //! Numeric kernels: activation quantization, int8 and f32 matrix-vector products, gate nonlinearities.
 //!
 //! The int8 products return exact i32 sums, so every kernel (scalar, AVX2, AVX-VNNI, Cortex-M DSP) gives the same
-//! bits; the float work after them (scales, bias, nonlinearities) is shared scalar code using `libm`, so it is the
-//! same on every target too. The scalar kernels are the reference the others are tested against.
+//! bits; the float work after them (scales, bias, nonlinearities in [`exp`], [`sigmoid`], [`tanh`]) is shared code
+//! made of basic IEEE operations, so it is the same on every target too. The products come out in blocks of
+//! [`BLOCK`] rows, so that work runs as vector loops. The scalar kernels are the reference the others are tested
+//! against.
 
 #[cfg(quill_arm_dsp)]
 mod arm;
+mod math;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
+pub use math::{exp, sigmoid, tanh};
+
 use crate::format::DType;
-use crate::tensor::{as_i8, Tensor};
+use crate::tensor::{as_i8, F32s, Tensor};
 
 /// An activation vector quantized to int8 with one scale: `x[i] ≈ q[i] * scale`, laid out for every kernel.
 #[derive(Clone, Debug)]
@@ -23,13 +28,19 @@ pub struct QVec<const D: usize> {
     pub(crate) tail_q: [i8; 32],
     /// `|tail_q|`.
     pub(crate) tail_abs: [u8; 32],
-    /// `q` as i16 in the order (0, 2, 1, 3, 4, 6, 5, 7, ...), so one `SXTB16` + `SMLAD` pairs with each word.
-    pub(crate) perm: [i16; D],
+    /// `q` as i16 in the order (0, 2, 1, 3, 4, 6, 5, 7, ...), so one `SXTB16` + `SMLAD` pairs with each word of
+    /// weights; 8-aligned so the Cortex-M kernel loads both pairs of a group with one `LDRD`.
+    pub(crate) perm: Align8<[i16; D]>,
     /// Number of values.
     pub(crate) len: usize,
     /// Dequantization scale.
     pub(crate) scale: f32,
 }
+
+/// A value on an 8-byte boundary (the Cortex-M kernel reads activation pairs with `LDRD`, which needs 4).
+#[derive(Clone, Debug)]
+#[repr(C, align(8))]
+pub(crate) struct Align8<T>(pub(crate) T);
 
 impl<const D: usize> Default for QVec<D> {
     fn default() -> Self {
@@ -38,23 +49,23 @@ impl<const D: usize> Default for QVec<D> {
             abs: [0; D],
             tail_q: [0; 32],
             tail_abs: [0; 32],
-            perm: [0; D],
+            perm: Align8([0; D]),
             len: 0,
             scale: 0.0,
         }
     }
 }
 
-/// Rounds half away from zero and clamps to the symmetric int8 range.
+/// Rounds to nearest (ties to even) and clamps to the symmetric int8 range.
 #[inline(always)]
 fn to_i8(v: f32) -> i8 {
-    libm::roundf(v).clamp(-127.0, 127.0) as i8
+    math::round_even(v).clamp(-127.0, 127.0) as i8
 }
 
 impl<const D: usize> QVec<D> {
-    /// Quantizes `x` (at most `D` values): `scale = max|x| / 127`, `q = round(x / scale)`.
+    /// Quantizes `x` (at most `D` values): `scale = max|x| / 127`, `q = round(x · (1 / scale))`, ties to even.
     pub fn quantize(&mut self, x: &[f32]) {
-        let max = x.iter().fold(0.0f32, |m, &v| m.max(libm::fabsf(v)));
+        let max = x.iter().fold(0.0f32, |m, &v| m.max(v.abs()));
         let scale = if max > 0.0 && max.is_finite() {
             max / 127.0
         } else {
@@ -97,7 +108,7 @@ impl<const D: usize> QVec<D> {
         for (a, &q) in self.tail_abs.iter_mut().zip(&self.tail_q) {
             *a = q.unsigned_abs();
         }
-        for (g, chunk) in self.perm.chunks_exact_mut(4).enumerate() {
+        for (g, chunk) in self.perm.0.chunks_exact_mut(4).enumerate() {
             let q = |k: usize| i16::from(self.q.get(4 * g + k).copied().unwrap_or(0));
             chunk.copy_from_slice(&[q(0), q(2), q(1), q(3)]);
         }
@@ -139,6 +150,8 @@ pub enum Kernel {
     Avx2,
     /// x86-64 AVX-VNNI: `vpsignb` + `vpdpbusd`, four rows at a time.
     AvxVnni,
+    /// x86-64 AVX-512 VNNI: masked negate + `vpdpbusd` on 64 columns, four rows at a time.
+    Avx512Vnni,
     /// Cortex-M4/M7 DSP extension: `SXTB16` + `SMLAD`.
     ArmDsp,
 }
@@ -148,7 +161,10 @@ impl Kernel {
     pub fn detect() -> Self {
         #[cfg(all(target_arch = "x86_64", feature = "std"))]
         {
-            if std::is_x86_feature_detected!("avxvnni") && std::is_x86_feature_detected!("avx2") {
+            if Self::Avx512Vnni.is_supported() {
+                return Self::Avx512Vnni;
+            }
+            if Self::AvxVnni.is_supported() {
                 return Self::AvxVnni;
             }
             if std::is_x86_feature_detected!("avx2") {
@@ -173,6 +189,12 @@ impl Kernel {
             Self::AvxVnni => {
                 std::is_x86_feature_detected!("avxvnni") && std::is_x86_feature_detected!("avx2")
             }
+            #[cfg(all(target_arch = "x86_64", feature = "std"))]
+            Self::Avx512Vnni => {
+                std::is_x86_feature_detected!("avx512f")
+                    && std::is_x86_feature_detected!("avx512bw")
+                    && std::is_x86_feature_detected!("avx512vnni")
+            }
             #[cfg(quill_arm_dsp)]
             Self::ArmDsp => true,
             #[allow(unreachable_patterns)] // reason: which arms exist depends on the target
@@ -181,90 +203,142 @@ impl Kernel {
     }
 }
 
-/// `f(row, Σ_c w[row][c] * x[c])` for every row of an int8 tensor, exact in i32. The hot spot of inference.
+/// Runs `f` with the compiler free to use `kernel`'s instruction set in whatever it inlines (the block loops after
+/// the products, `exp`, quantization), so they vectorize as wide as the products do. Only basic IEEE operations
+/// are involved, never a fused multiply-add, so the results are the same bits as without.
+///
+/// `kernel` must be supported by this CPU ([`Kernel::is_supported`]); an unsupported one runs `f` plainly.
+#[inline(always)]
+pub fn with_features<R>(kernel: Kernel, f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    match kernel {
+        // SAFETY: the CPU supports the features, checked just before.
+        Kernel::Avx512Vnni if kernel.is_supported() => return unsafe { x86::with_avx512(f) },
+        // SAFETY: as above.
+        Kernel::Avx2 | Kernel::AvxVnni if kernel.is_supported() => {
+            return unsafe { x86::with_avx2(f) }
+        }
+        _ => {}
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = kernel;
+    #[allow(unreachable_code)] // reason: the x86 arms return
+    f()
+}
+
+/// Rows per block of [`matvec_i8`] and [`matvec_f32`] results: small enough for a stack buffer, large enough that
+/// the work after the dot products runs as vector loops.
+pub const BLOCK: usize = 64;
+
+/// `f(first, sums)` for consecutive blocks of at most [`BLOCK`] rows of an int8 tensor, `sums[i]` being
+/// `Σ_c w[first + i][c] * x[c]`, exact in i32. The hot spot of inference: V·H bytes of weights per token.
 #[inline(always)]
 pub fn matvec_i8<const D: usize>(
     kernel: Kernel,
     t: &Tensor<'_>,
     x: &QVec<D>,
-    mut f: impl FnMut(usize, i32),
+    mut f: impl FnMut(usize, &[i32]),
 ) {
-    if t.dtype != DType::I8RowScaled || t.data.len() < t.rows * t.cols || x.len != t.cols {
+    if t.dtype != DType::I8RowScaled
+        || t.cols == 0
+        || t.data.len() < t.rows * t.cols
+        || x.len != t.cols
+    {
         return;
     }
-    match kernel {
-        #[cfg(target_arch = "x86_64")]
-        Kernel::Avx2 | Kernel::AvxVnni if t.cols >= 32 && kernel.is_supported() => {
-            // Blocks of rows into a small buffer, so the caller's per-row work stays out of the SIMD loop.
-            let mut sums = [0i32; 64];
-            for (b, block) in t
-                .data
-                .chunks(64 * t.cols)
-                .take(t.rows.div_ceil(64))
-                .enumerate()
-            {
-                let n = block.len() / t.cols;
-                let out = sums.get_mut(..n).unwrap_or(&mut []);
-                // SAFETY: the CPU supports the feature (checked above); `block` holds n*cols bytes and x holds
-                // cols values (checked above), which is all the kernel reads.
-                unsafe {
-                    x86::matvec_block(kernel == Kernel::AvxVnni, block.as_ptr(), t.cols, x, out)
-                };
-                for (i, &acc) in out.iter().enumerate() {
-                    f(64 * b + i, acc);
+    #[cfg(target_arch = "x86_64")]
+    let simd = match kernel {
+        Kernel::Avx2 | Kernel::AvxVnni => t.cols >= 32 && kernel.is_supported(),
+        Kernel::Avx512Vnni => kernel.is_supported(),
+        _ => false,
+    };
+    let mut sums = [0i32; BLOCK];
+    let blocks = t
+        .data
+        .get(..t.rows * t.cols)
+        .unwrap_or(&[])
+        .chunks(BLOCK * t.cols);
+    for (b, block) in blocks.enumerate() {
+        let out = sums.get_mut(..block.len() / t.cols).unwrap_or(&mut []);
+        match kernel {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the CPU supports the kernel and cols suits it (checked above); `block` holds
+            // out.len()*cols bytes and x holds cols values (checked above), which is all the kernel reads.
+            Kernel::Avx2 | Kernel::AvxVnni | Kernel::Avx512Vnni if simd => unsafe {
+                x86::matvec_block(kernel, block.as_ptr(), t.cols, x, out)
+            },
+            #[cfg(quill_arm_dsp)]
+            Kernel::ArmDsp => arm::matvec_block(block, t.cols, x, out),
+            _ => {
+                for (s, row) in out.iter_mut().zip(block.chunks_exact(t.cols)) {
+                    *s = dot_i8(as_i8(row), x.values());
                 }
             }
         }
-        #[cfg(quill_arm_dsp)]
-        Kernel::ArmDsp => arm::matvec(t.data, t.rows, t.cols, x, &mut f),
-        _ => {
-            let xq = x.values();
-            for (r, row) in t.data.chunks_exact(t.cols).take(t.rows).enumerate() {
-                f(r, dot_i8(as_i8(row), xq));
+        f(b * BLOCK, out);
+    }
+}
+
+/// `out[i] = sums[i] · (scales[first + i] · sx) + bias[first + i]` (no bias when `bias` is `None`): the int8
+/// sums of rows `first..` back to real values. One vector loop; the same rounding on every target.
+#[inline(always)]
+pub fn dequantize(
+    sums: &[i32],
+    scales: &F32s<'_>,
+    first: usize,
+    sx: f32,
+    bias: Option<&F32s<'_>>,
+    out: &mut [f32],
+) {
+    let rows = out.iter_mut().zip(sums).zip(scales.iter_from(first));
+    match bias {
+        Some(b) => {
+            for (((o, &s), w), b) in rows.zip(b.iter_from(first)) {
+                *o = s as f32 * (w * sx) + b;
+            }
+        }
+        None => {
+            for ((o, &s), w) in rows {
+                *o = s as f32 * (w * sx);
             }
         }
     }
 }
 
-/// `f(row, Σ_c w[row][c] * x[c])` in f32 with dequantized weights (`q * scale`): the float reference path.
+/// `f(first, values)` for blocks of at most [`BLOCK`] rows, `values[i] = Σ_c w[first + i][c] * x[c]` in f32 with
+/// dequantized weights (`q * scale`): the float reference path, row by row in column order.
 #[inline]
-pub fn matvec_f32(t: &Tensor<'_>, x: &[f32], mut f: impl FnMut(usize, f32)) {
+pub fn matvec_f32(t: &Tensor<'_>, x: &[f32], mut f: impl FnMut(usize, &[f32])) {
+    let mut buf = [0f32; BLOCK];
+    for first in (0..t.rows).step_by(BLOCK) {
+        let n = BLOCK.min(t.rows - first);
+        let out = buf.get_mut(..n).unwrap_or(&mut []);
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = row_f32(t, first + i, x);
+        }
+        f(first, out);
+    }
+}
+
+fn row_f32(t: &Tensor<'_>, r: usize, x: &[f32]) -> f32 {
     match t.dtype {
         DType::I8RowScaled => {
-            for (r, row) in t.data.chunks_exact(t.cols).take(t.rows).enumerate() {
-                let s = t.scales.get(r);
-                f(
-                    r,
-                    row.iter()
-                        .zip(x)
-                        .map(|(&q, &v)| f32::from(q as i8) * s * v)
-                        .sum(),
-                );
-            }
+            let s = t.scales.get(r);
+            let row = t.data.get(r * t.cols..(r + 1) * t.cols).unwrap_or(&[]);
+            row.iter()
+                .zip(x)
+                .map(|(&q, &v)| f32::from(q as i8) * s * v)
+                .sum()
         }
         DType::F32 => {
-            for (r, row) in t.data.chunks_exact(4 * t.cols).take(t.rows).enumerate() {
-                let dot = row.chunks_exact(4).zip(x);
-                f(r, dot.map(|(w, &v)| crate::tensor::le_f32(w) * v).sum());
-            }
+            let row = t
+                .data
+                .get(4 * r * t.cols..4 * (r + 1) * t.cols)
+                .unwrap_or(&[]);
+            let dot = row.chunks_exact(4).zip(x);
+            dot.map(|(w, &v)| crate::tensor::le_f32(w) * v).sum()
         }
     }
-}
-
-/// Logistic sigmoid through `libm::expf` (bit-identical on every target).
-///
-/// ```
-/// assert_eq!(quill_core::kernels::sigmoid(0.0), 0.5);
-/// ```
-#[inline(always)]
-pub fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + libm::expf(-x))
-}
-
-/// Hyperbolic tangent through `libm::tanhf`.
-#[inline(always)]
-pub fn tanh(x: f32) -> f32 {
-    libm::tanhf(x)
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ fn simd_kernels_match_scalar_exactly() {
     for cols in [
         1, 3, 4, 5, 16, 31, 32, 33, 63, 64, 65, 100, 128, 150, 160, 255,
     ] {
-        for rows in [1, 2, 3, 4, 5, 9] {
+        for rows in [1, 2, 3, 4, 5, 9, 64, 65, 130] {
             let data = random_i8(&mut rng, rows * cols);
             let scales: Vec<u8> = (0..rows).flat_map(|_| 1.0f32.to_le_bytes()).collect();
             let raw = RawTensor {
@@ -30,7 +30,9 @@ fn simd_kernels_match_scalar_exactly() {
             let mut q = QVec::<256>::default();
             q.quantize(&x);
             let mut want = vec![0; rows];
-            matvec_i8(Kernel::Scalar, &t, &q, |r, v| want[r] = v);
+            matvec_i8(Kernel::Scalar, &t, &q, |f, v| {
+                want[f..f + v.len()].copy_from_slice(v)
+            });
             for (r, w) in want.iter().enumerate() {
                 let row: Vec<i32> = data[r * cols..(r + 1) * cols]
                     .iter()
@@ -44,12 +46,17 @@ fn simd_kernels_match_scalar_exactly() {
                         .sum::<i32>()
                 );
             }
-            for k in [Kernel::Avx2, Kernel::AvxVnni, Kernel::ArmDsp]
-                .into_iter()
-                .filter(|k| k.is_supported())
+            for k in [
+                Kernel::Avx2,
+                Kernel::AvxVnni,
+                Kernel::Avx512Vnni,
+                Kernel::ArmDsp,
+            ]
+            .into_iter()
+            .filter(|k| k.is_supported())
             {
                 let mut got = vec![0; rows];
-                matvec_i8(k, &t, &q, |r, v| got[r] = v);
+                matvec_i8(k, &t, &q, |f, v| got[f..f + v.len()].copy_from_slice(v));
                 assert_eq!(got, want, "{k:?} rows={rows} cols={cols}");
             }
         }
@@ -79,6 +86,6 @@ fn float_matvec_dequantizes() {
     };
     let t = Tensor::new(&raw, 1, 2, crate::TensorName::Dense).unwrap();
     let mut out = 0.0;
-    matvec_f32(&t, &[1.0, 2.0], |_, v| out = v);
+    matvec_f32(&t, &[1.0, 2.0], |_, v| out = v[0]);
     assert_eq!(out, 5.0 - 20.0);
 }

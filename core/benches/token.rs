@@ -5,30 +5,8 @@
 //! CPU has, down to the scalar reference), and the float reference. One thread.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use quill_core::testing::random_model;
-use quill_core::{DType, Generator, Hyper, Kernel, Model, SamplerConfig};
-
-fn configs() -> [(&'static str, SamplerConfig); 3] {
-    let g = SamplerConfig::GREEDY;
-    [
-        ("greedy", g),
-        (
-            "top-k 40",
-            SamplerConfig {
-                top_k: 40,
-                temperature: 0.8,
-                ..g
-            },
-        ),
-        (
-            "temperature 0.8",
-            SamplerConfig {
-                temperature: 0.8,
-                ..g
-            },
-        ),
-    ]
-}
+use quill_core::testing::{random_model, BENCH_CONFIGS, BENCH_MODELS};
+use quill_core::{DType, Generator, Hyper, Kernel, Model};
 
 fn bench_model(c: &mut Criterion, name: &str, hyper: Hyper, tied: bool) {
     let bytes = random_model(hyper, tied, DType::I8RowScaled, 1)
@@ -36,7 +14,7 @@ fn bench_model(c: &mut Criterion, name: &str, hyper: Hyper, tied: bool) {
         .expect("valid model");
     let model = Model::from_bytes(&bytes).expect("loads");
     let mut group = c.benchmark_group(name);
-    for (label, cfg) in configs() {
+    for (label, cfg) in BENCH_CONFIGS {
         let mut gen: Generator<160, 1, 64> = Generator::new(&model, cfg, 1).expect("fits");
         let kernel = gen.kernel();
         gen.feed(3);
@@ -64,28 +42,9 @@ fn bench_model(c: &mut Criterion, name: &str, hyper: Hyper, tied: bool) {
 }
 
 fn token(c: &mut Criterion) {
-    bench_model(
-        c,
-        "seed V=11548 E=100 H=150",
-        Hyper {
-            vocab: 11_548,
-            embed: 100,
-            hidden: 150,
-            layers: 1,
-        },
-        false,
-    );
-    bench_model(
-        c,
-        "board V=4096 E=H=128 tied",
-        Hyper {
-            vocab: 4096,
-            embed: 128,
-            hidden: 128,
-            layers: 1,
-        },
-        true,
-    );
+    for (name, hyper, tied) in BENCH_MODELS {
+        bench_model(c, name, hyper, tied);
+    }
 }
 
 criterion_group! {

@@ -8,6 +8,51 @@ use alloc::vec::Vec;
 use crate::builder::{ModelBuilder, OwnedLayer, OwnedTensor};
 use crate::format::{DType, Hyper, Level, Profile, TokenizerSpec, Unknown};
 use crate::rng::Rng;
+use crate::sampler::SamplerConfig;
+
+/// The models `benches/token.rs` and `examples/token_min.rs` time: (name, shape, tied).
+pub const BENCH_MODELS: [(&str, Hyper, bool); 2] = [
+    (
+        "seed V=11548 E=100 H=150",
+        Hyper {
+            vocab: 11_548,
+            embed: 100,
+            hidden: 150,
+            layers: 1,
+        },
+        false,
+    ),
+    (
+        "board V=4096 E=H=128 tied",
+        Hyper {
+            vocab: 4096,
+            embed: 128,
+            hidden: 128,
+            layers: 1,
+        },
+        true,
+    ),
+];
+
+/// The sampler settings they time: greedy, top-k 40 at T 0.8, temperature 0.8.
+pub const BENCH_CONFIGS: [(&str, SamplerConfig); 3] = [
+    ("greedy", SamplerConfig::GREEDY),
+    (
+        "top-k 40",
+        SamplerConfig {
+            top_k: 40,
+            temperature: 0.8,
+            ..SamplerConfig::GREEDY
+        },
+    ),
+    (
+        "temperature 0.8",
+        SamplerConfig {
+            temperature: 0.8,
+            ..SamplerConfig::GREEDY
+        },
+    ),
+];
 
 fn uniform(rng: &mut Rng, n: usize, scale: f32) -> Vec<f32> {
     (0..n)

@@ -1,0 +1,55 @@
+//! Best-round µs per generated token: `cargo run --release -p quill-core --example token_min`.
+//!
+//! The criterion bench (`cargo bench -p quill-core --bench token`) reports means, which on a shared machine move
+//! with whatever else runs there. This takes the fastest of many short rounds instead (as Python's `timeit`
+//! advises): the cost of a token when nothing else interferes. Same models and settings as the bench.
+
+use std::time::Instant;
+
+use quill_core::testing::{random_model, BENCH_CONFIGS, BENCH_MODELS};
+use quill_core::{DType, Generator, Kernel, Model};
+
+const ROUNDS: usize = 2000;
+const TOKENS_PER_ROUND: usize = 10;
+
+fn best_round(gen: &mut Generator<'_, 160, 1, 64>) -> f64 {
+    (0..ROUNDS)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..TOKENS_PER_ROUND {
+                std::hint::black_box(gen.next_token());
+            }
+            t.elapsed().as_secs_f64() / TOKENS_PER_ROUND as f64
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn main() {
+    for (name, hyper, tied) in BENCH_MODELS {
+        let bytes = random_model(hyper, tied, DType::I8RowScaled, 1)
+            .to_bytes()
+            .expect("valid model");
+        let model = Model::from_bytes(&bytes).expect("loads");
+        let kernels = [
+            Kernel::Avx512Vnni,
+            Kernel::AvxVnni,
+            Kernel::Avx2,
+            Kernel::ArmDsp,
+            Kernel::Scalar,
+        ];
+        for kernel in kernels.into_iter().filter(|k| k.is_supported()) {
+            for (label, cfg) in BENCH_CONFIGS {
+                if kernel == Kernel::Scalar && label != "greedy" {
+                    continue;
+                }
+                let mut gen: Generator<160, 1, 64> = Generator::new(&model, cfg, 1)
+                    .expect("fits")
+                    .with_kernel(kernel);
+                gen.feed(3);
+                let us = best_round(&mut gen) * 1e6;
+                let kernel = format!("{kernel:?}");
+                println!("{name:27} int8 {kernel:10} {label:16} {us:8.1} µs/token");
+            }
+        }
+    }
+}

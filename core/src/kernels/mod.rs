@@ -156,45 +156,39 @@ pub enum Kernel {
     ArmDsp,
 }
 
+/// Whether every listed x86 feature is available: detected at run time with `std`, else what the build enables
+/// (`-C target-feature` / `-C target-cpu`).
+#[cfg(target_arch = "x86_64")]
+macro_rules! x86_has {
+    ($($f:tt),+) => {{
+        #[cfg(feature = "std")]
+        let has = true $(&& std::is_x86_feature_detected!($f))+;
+        #[cfg(not(feature = "std"))]
+        let has = true $(&& cfg!(target_feature = $f))+;
+        has
+    }};
+}
+
 impl Kernel {
-    /// The fastest kernel this CPU supports (runtime detection needs `std` on x86; without it, compile-time features).
+    /// The fastest kernel this CPU supports (on x86, detected at run time with `std`, else the build's target
+    /// features; on Cortex-M4/M7, the DSP kernel).
     pub fn detect() -> Self {
-        #[cfg(all(target_arch = "x86_64", feature = "std"))]
-        {
-            if Self::Avx512Vnni.is_supported() {
-                return Self::Avx512Vnni;
-            }
-            if Self::AvxVnni.is_supported() {
-                return Self::AvxVnni;
-            }
-            if std::is_x86_feature_detected!("avx2") {
-                return Self::Avx2;
-            }
-        }
-        #[cfg(all(target_arch = "x86_64", not(feature = "std"), target_feature = "avx2"))]
-        return Self::Avx2;
-        #[cfg(quill_arm_dsp)]
-        return Self::ArmDsp;
-        #[allow(unreachable_code)] // reason: reached on targets without the cfg'd returns above
-        Self::Scalar
+        [Self::Avx512Vnni, Self::AvxVnni, Self::Avx2, Self::ArmDsp]
+            .into_iter()
+            .find(|k| k.is_supported())
+            .unwrap_or(Self::Scalar)
     }
 
     /// Whether this kernel can run here (`Scalar` always can).
     pub fn is_supported(self) -> bool {
         match self {
             Self::Scalar => true,
-            #[cfg(all(target_arch = "x86_64", feature = "std"))]
-            Self::Avx2 => std::is_x86_feature_detected!("avx2"),
-            #[cfg(all(target_arch = "x86_64", feature = "std"))]
-            Self::AvxVnni => {
-                std::is_x86_feature_detected!("avxvnni") && std::is_x86_feature_detected!("avx2")
-            }
-            #[cfg(all(target_arch = "x86_64", feature = "std"))]
-            Self::Avx512Vnni => {
-                std::is_x86_feature_detected!("avx512f")
-                    && std::is_x86_feature_detected!("avx512bw")
-                    && std::is_x86_feature_detected!("avx512vnni")
-            }
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2 => x86_has!("avx2"),
+            #[cfg(target_arch = "x86_64")]
+            Self::AvxVnni => x86_has!("avx2", "avxvnni"),
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512Vnni => x86_has!("avx2", "avx512f", "avx512bw", "avx512vnni"),
             #[cfg(quill_arm_dsp)]
             Self::ArmDsp => true,
             #[allow(unreachable_patterns)] // reason: which arms exist depends on the target

@@ -6,7 +6,11 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::builder::{ModelBuilder, OwnedLayer, OwnedTensor};
+use crate::crc::crc32;
 use crate::format::{DType, Hyper, Level, Profile, TokenizerSpec, Unknown};
+use crate::format::{FORMAT_VERSION, MAGIC};
+use crate::generator::Generator;
+use crate::model::Model;
 use crate::rng::Rng;
 use crate::sampler::SamplerConfig;
 
@@ -126,4 +130,50 @@ pub fn tiny_model_bytes() -> Vec<u8> {
     random_model(hyper, true, DType::I8RowScaled, 1)
         .to_bytes()
         .unwrap_or_default()
+}
+
+/// `payload` behind a valid header (magic, version, flags 0, length, CRC-32), so that arbitrary payload bytes get
+/// past the checksum and reach the decoder and the shape checks (fuzzing, property tests).
+pub fn with_header(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + payload.len());
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32(payload).to_le_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Loads `bytes` and, if they are a model, primes and generates with it on the int8 path under greedy,
+/// top-k/top-p and temperature-with-penalty settings, and on the float path. Never panics for any input: that is what the fuzz target
+/// and the property tests check.
+pub fn exercise(bytes: &[u8]) {
+    let Ok(m) = Model::from_bytes(bytes) else {
+        return;
+    };
+    let configs = [
+        SamplerConfig::GREEDY,
+        SamplerConfig {
+            temperature: 0.9,
+            top_k: 5,
+            top_p: 0.8,
+            ..SamplerConfig::GREEDY
+        },
+        SamplerConfig {
+            temperature: 1.3,
+            repetition_penalty: 1.5,
+            penalty_window: 4,
+            ..SamplerConfig::GREEDY
+        },
+    ];
+    let float = Generator::<64, 4, 8>::new_float(&m, SamplerConfig::GREEDY, 1);
+    let int8 = configs.map(|c| Generator::<64, 4, 8>::new(&m, c, 1));
+    for mut g in int8.into_iter().chain([float]).flatten() {
+        let mut s = String::new();
+        let _ = g.prime("the people , w7 zebra.", &mut s, |_| {});
+        let _ = g.generate(2, &mut s);
+        let mut logits = alloc::vec![0.0; m.hyper().vocab as usize];
+        let _ = g.logits(&mut logits);
+    }
 }

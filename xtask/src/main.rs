@@ -4,10 +4,12 @@
 //! * `test`          every check CI runs (fmt, clippy, rustdoc, thumb build, all tests, firmware under QEMU)
 //! * `bench-train`   training throughput (tokens/s) as JSON lines
 //! * `firmware`      build the Cortex-M4 example and run it under QEMU (`--model PATH`, else a cached board model)
+//! * `fuzz`          coverage-guided fuzzing of model loading and generation on stable Rust (`--seconds N`)
 //! * `setup`         only the libtorch set-up (prints the environment to build `quill-trainer` by hand)
 
 mod env;
 mod firmware;
+mod fuzz;
 
 use anyhow::{bail, Result};
 
@@ -27,8 +29,11 @@ fn main() -> Result<()> {
         "test" => test(),
         "bench-train" => bench_train(),
         "firmware" => firmware::run_cli(rest),
+        "fuzz" => fuzz::run_cli(rest),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test|bench-train|firmware [--model PATH]|setup>");
+            eprintln!(
+                "usage: cargo xtask <demo|test|bench-train|firmware [--model PATH]|fuzz [--seconds N]|setup>"
+            );
             if job == "help" {
                 Ok(())
             } else {
@@ -133,6 +138,7 @@ fn test() -> Result<()> {
         .args(["doc", "-p", "quill-core", "--no-deps", "--features", "std"])
         .env("RUSTDOCFLAGS", "-D warnings"))?;
     run(env.cargo().args(["test", "--workspace", "--release"]))?;
+    fuzz::fuzz(fuzz::TEST_SECONDS)?;
     firmware::test(&env)?;
     println!("xtask test: all checks passed");
     Ok(())

@@ -221,12 +221,7 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
                     );
                 }
                 Precision::Float => {
-                    let mut add = |first: usize, v: &[f32]| {
-                        let run = gates.get_mut(first..).unwrap_or(&mut []);
-                        for (g, &v) in run.iter_mut().zip(v) {
-                            *g += v;
-                        }
-                    };
+                    let mut add = |first: usize, v: &[f32]| add_into(gates, first, v);
                     matvec_f32(w_ih, head(&self.xf, w_ih.cols), &mut add);
                     matvec_f32(w_hh, head(h, hid), &mut add);
                 }
@@ -438,12 +433,13 @@ fn add_rows(gates: &mut [f32], first: usize, sums: &[i32], scales: &F32s<'_>, sx
     let mut v = [0f32; BLOCK];
     let v = v.get_mut(..sums.len()).unwrap_or(&mut []);
     dequantize(sums, scales, first, sx, None, v);
-    for (g, &v) in gates
-        .get_mut(first..)
-        .unwrap_or(&mut [])
-        .iter_mut()
-        .zip(v.iter())
-    {
+    add_into(gates, first, v);
+}
+
+/// `gates[first + i] += v[i]`.
+#[inline(always)]
+fn add_into(gates: &mut [f32], first: usize, v: &[f32]) {
+    for (g, &v) in gates.get_mut(first..).unwrap_or(&mut []).iter_mut().zip(v) {
         *g += v;
     }
 }

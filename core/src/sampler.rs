@@ -127,16 +127,13 @@ impl Penalty {
         self.sorted.clear();
     }
 
-    /// `logit` after the penalty (CTRL-style: divide if positive, multiply if negative).
+    /// `logit` after the penalty: changed only if `id` is in the window.
     #[inline]
     pub fn apply(&self, id: u32, logit: f32, penalty: f32) -> f32 {
-        if self.sorted.binary_search(&id).is_err() {
-            return logit;
-        }
-        if logit > 0.0 {
-            logit / penalty
+        if self.sorted.binary_search(&id).is_ok() {
+            penalize(logit, penalty)
         } else {
-            logit * penalty
+            logit
         }
     }
 
@@ -159,8 +156,18 @@ impl Penalty {
             let Some(l) = logits.get_mut((t - first) as usize) else {
                 break;
             };
-            *l = self.apply(t, *l, penalty);
+            *l = penalize(*l, penalty);
         }
+    }
+}
+
+/// CTRL-style repetition penalty: divide a positive logit by `penalty`, multiply a negative one.
+#[inline(always)]
+fn penalize(logit: f32, penalty: f32) -> f32 {
+    if logit > 0.0 {
+        logit / penalty
+    } else {
+        logit * penalty
     }
 }
 
@@ -266,35 +273,16 @@ impl<const K: usize> Selector<K> {
                 continue;
             }
             let first = first.wrapping_add((c * LANES) as u32);
-            let cap = 2 * K;
-            if self.len + chunk.len() > cap {
-                self.select();
-            }
-            let thr = self.thr;
-            let slots = self.cand.as_flattened_mut();
-            if self.len + chunk.len() <= cap {
-                // Write every row, keep those above the threshold: no branch to mispredict.
-                let mut len = self.len;
-                for (id, &l) in (first..).zip(chunk) {
-                    if let Some(slot) = slots.get_mut(len) {
-                        *slot = rank_key(l, id);
-                    }
-                    len += usize::from(l > thr);
+            for (id, &l) in (first..).zip(chunk) {
+                if self.len == 2 * K {
+                    // Rare: the slots are full, keep the best k (k <= K, so this frees at least K slots).
+                    self.select();
                 }
-                self.len = len;
-            } else {
-                // Fewer than LANES free slots even after selecting (K < LANES): one row at a time.
-                for (id, &l) in (first..).zip(chunk) {
-                    if l > self.thr {
-                        if self.len == cap {
-                            self.select();
-                        }
-                        if let Some(slot) = self.cand.as_flattened_mut().get_mut(self.len) {
-                            *slot = rank_key(l, id);
-                            self.len += 1;
-                        }
-                    }
+                // Write every row, keep those above the threshold: no data-dependent branch to mispredict.
+                if let Some(slot) = self.cand.as_flattened_mut().get_mut(self.len) {
+                    *slot = rank_key(l, id);
                 }
+                self.len += usize::from(l > self.thr);
             }
         }
     }

@@ -2,9 +2,11 @@
 
 use proptest::prelude::*;
 use quill_core::testing::{exercise, random_model, with_header};
+use quill_core::ModelBuilder;
 use quill_core::{DType, Error, Generator, Hyper, Model, SamplerConfig, TensorName};
 
-fn small() -> Vec<u8> {
+/// Two layers, untied, int8: the model most tests corrupt.
+fn small_builder() -> ModelBuilder {
     random_model(
         Hyper {
             vocab: 40,
@@ -16,23 +18,30 @@ fn small() -> Vec<u8> {
         DType::I8RowScaled,
         9,
     )
-    .to_bytes()
-    .unwrap()
+}
+
+fn small() -> Vec<u8> {
+    small_builder().to_bytes().unwrap()
+}
+
+/// One layer, V=20, E=H=8: for building invalid variants.
+fn tiny_builder(tied: bool, dtype: DType) -> ModelBuilder {
+    random_model(
+        Hyper {
+            vocab: 20,
+            embed: 8,
+            hidden: 8,
+            layers: 1,
+        },
+        tied,
+        dtype,
+        1,
+    )
 }
 
 #[test]
 fn round_trip_preserves_everything() {
-    let b = random_model(
-        Hyper {
-            vocab: 40,
-            embed: 12,
-            hidden: 16,
-            layers: 2,
-        },
-        false,
-        DType::I8RowScaled,
-        9,
-    );
+    let b = small_builder();
     let bytes = b.to_bytes().unwrap();
     let m = Model::from_bytes(&bytes).unwrap();
     assert_eq!(m.hyper(), b.hyper);
@@ -51,17 +60,7 @@ fn round_trip_preserves_everything() {
 
 #[test]
 fn tied_models_need_equal_widths() {
-    let mut b = random_model(
-        Hyper {
-            vocab: 20,
-            embed: 8,
-            hidden: 8,
-            layers: 1,
-        },
-        true,
-        DType::I8RowScaled,
-        1,
-    );
+    let mut b = tiny_builder(true, DType::I8RowScaled);
     let m_bytes = b.to_bytes().unwrap();
     assert!(Model::from_bytes(&m_bytes).unwrap().tied());
     b.hyper.hidden = 9;
@@ -102,17 +101,7 @@ fn errors_name_the_problem() {
         Error::Truncated { .. }
     ));
 
-    let mut b = random_model(
-        Hyper {
-            vocab: 20,
-            embed: 8,
-            hidden: 8,
-            layers: 1,
-        },
-        false,
-        DType::I8RowScaled,
-        1,
-    );
+    let mut b = tiny_builder(false, DType::I8RowScaled);
     b.layers[0].bias.pop();
     assert_eq!(
         b.to_bytes().unwrap_err(),
@@ -122,17 +111,7 @@ fn errors_name_the_problem() {
             found: 124
         }
     );
-    let mut b = random_model(
-        Hyper {
-            vocab: 20,
-            embed: 8,
-            hidden: 8,
-            layers: 1,
-        },
-        false,
-        DType::I8RowScaled,
-        1,
-    );
+    let mut b = tiny_builder(false, DType::I8RowScaled);
     b.embedding.scales[3] = f32::NAN;
     assert_eq!(
         b.to_bytes().unwrap_err(),
@@ -140,17 +119,7 @@ fn errors_name_the_problem() {
             tensor: TensorName::Embedding
         }
     );
-    let mut b = random_model(
-        Hyper {
-            vocab: 20,
-            embed: 8,
-            hidden: 8,
-            layers: 1,
-        },
-        false,
-        DType::I8RowScaled,
-        1,
-    );
+    let mut b = tiny_builder(false, DType::I8RowScaled);
     b.vocab[5] = b.vocab[6].clone();
     assert_eq!(b.to_bytes().unwrap_err(), Error::UnsortedIndex);
     b.vocab[5] = String::new();
@@ -193,19 +162,7 @@ fn capacity_errors_are_reported() {
             capacity: 4
         }
     );
-    let f = random_model(
-        Hyper {
-            vocab: 20,
-            embed: 8,
-            hidden: 8,
-            layers: 1,
-        },
-        false,
-        DType::F32,
-        1,
-    )
-    .to_bytes()
-    .unwrap();
+    let f = tiny_builder(false, DType::F32).to_bytes().unwrap();
     let f = Model::from_bytes(&f).unwrap();
     assert_eq!(
         Generator::<8, 1, 4>::new(&f, SamplerConfig::GREEDY, 0).unwrap_err(),

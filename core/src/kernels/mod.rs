@@ -150,7 +150,7 @@ pub enum Kernel {
     Avx2,
     /// x86-64 AVX-VNNI: `vpsignb` + `vpdpbusd`, four rows at a time.
     AvxVnni,
-    /// x86-64 AVX-512 VNNI: masked negate + `vpdpbusd` on 64 columns, four rows at a time.
+    /// x86-64 AVX-512 VNNI: masked negate + `vpdpbusd` on 64 columns, eight rows at a time.
     Avx512Vnni,
     /// Cortex-M4/M7 DSP extension: `SXTB16` + `SMLAD`.
     ArmDsp,

@@ -21,9 +21,17 @@ const COVERAGE_FLAGS: &str = "-Cpasses=sancov-module -Cllvm-args=-sanitizer-cove
     -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
     -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks";
 
-/// Host triple the target is built for: with an explicit `--target`, RUSTFLAGS reach only the target's code,
-/// not build scripts.
-const HOST: &str = "x86_64-unknown-linux-gnu";
+/// This machine's target triple (`rustc -vV`): building for it with an explicit `--target` makes RUSTFLAGS reach
+/// only the target's code, not build scripts.
+fn host() -> Result<String> {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let out = std::process::Command::new(rustc).arg("-vV").output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .map(str::to_string)
+        .context("`rustc -vV` printed no host triple")
+}
 
 pub fn run_cli(args: &[String]) -> Result<()> {
     let seconds = match args {
@@ -40,6 +48,7 @@ pub fn fuzz(seconds: u32) -> Result<()> {
     let dir = workspace().join("core/fuzz");
     let corpus = dir.join("corpus/from_bytes");
     write_seeds(&corpus)?;
+    let host = host()?;
     run(cargo()
         .current_dir(&dir)
         .args([
@@ -48,13 +57,13 @@ pub fn fuzz(seconds: u32) -> Result<()> {
             "--bin",
             "from_bytes",
             "--target",
-            HOST,
+            &host,
         ])
         .args(["--target-dir", "target/cov"])
         .env("RUSTFLAGS", COVERAGE_FLAGS))?;
     let artifacts = dir.join("artifacts/from_bytes");
     std::fs::create_dir_all(&artifacts)?;
-    let bin = dir.join(format!("target/cov/{HOST}/release/from_bytes"));
+    let bin = dir.join(format!("target/cov/{host}/release/from_bytes"));
     run(std::process::Command::new(bin).current_dir(&dir).args([
         corpus.to_string_lossy().as_ref(),
         &format!("-max_total_time={seconds}"),

@@ -60,10 +60,23 @@ pub enum Error {
         /// CRC32 of the bytes present.
         found: u32,
     },
-    /// The payload is not a valid postcard encoding of the model (or has trailing bytes).
+    /// The header's reserved flags are not 0: the file needs a newer reader.
+    UnsupportedFlags {
+        /// The flags in the header.
+        found: u16,
+    },
+    /// Bytes follow the payload the header announces, or follow the decoded model inside the payload.
+    TrailingBytes {
+        /// How many bytes are left over.
+        count: usize,
+    },
+    /// The payload is not a valid postcard encoding of the model.
     Malformed,
-    /// The model kind (e.g. a GRU) is not one this build can run.
-    UnsupportedModelKind,
+    /// The model kind (the payload's first field) is not one this build can run.
+    UnsupportedModelKind {
+        /// The kind's index in the file (`0` = LSTM).
+        found: u32,
+    },
     /// A hyper-parameter is zero or out of the supported range.
     BadHyperParameter {
         /// Which one (`vocab`, `embed`, `hidden`, `layers`).
@@ -85,6 +98,13 @@ pub enum Error {
         /// The tensor.
         tensor: TensorName,
     },
+    /// An int8 weight is -128, outside the symmetric range `[-127, 127]` the kernels rely on.
+    WeightOutOfRange {
+        /// The tensor.
+        tensor: TensorName,
+        /// Index of the first such weight, row-major.
+        index: usize,
+    },
     /// The vocabulary is not valid UTF-8, its offsets are not increasing, or a token is empty.
     BadVocabulary,
     /// The sorted index is not a permutation of token ids sorted by their strings (or has duplicates).
@@ -105,6 +125,8 @@ pub enum Error {
         /// What the buffer has.
         capacity: usize,
     },
+    /// The `core::fmt::Write` the text goes to returned an error (a full buffer, a closed port, ...).
+    WriteFailed,
     /// The int8 path was asked to run a model stored in f32; use the float path or export it as int8.
     NotQuantized,
     /// A sampling setting is out of range (temperature ≤ 0, top-p outside (0, 1], penalty < 1, ...).
@@ -130,13 +152,29 @@ impl fmt::Display for Error {
                 f,
                 "model checksum mismatch (header {expected:#010x}, payload {found:#010x}): the file is damaged; re-export or re-copy it"
             ),
+            Self::UnsupportedFlags { found } => write!(
+                f,
+                "model header flags {found:#06x} are not supported (this build knows none); upgrade quill-core"
+            ),
+            Self::TrailingBytes { count } => write!(
+                f,
+                "model file has {count} bytes past its end; re-copy it (a flash image padded after the model \
+                 must pass only the model's bytes)"
+            ),
             Self::Malformed => f.write_str("model payload is malformed; re-export it with `quill export`"),
-            Self::UnsupportedModelKind => f.write_str("model kind is not supported by this build of quill-core"),
+            Self::UnsupportedModelKind { found } => write!(
+                f,
+                "model kind {found} is not supported by this build of quill-core (it runs 0 = LSTM); upgrade quill-core"
+            ),
             Self::BadHyperParameter { name, value } => write!(f, "model hyper-parameter `{name}` = {value} is out of range"),
             Self::ShapeMismatch { tensor, expected, found } => {
                 write!(f, "tensor {tensor}: expected {expected} elements, found {found}")
             }
             Self::NonFiniteParameter { tensor } => write!(f, "tensor {tensor} has a NaN, infinite or negative scale/bias"),
+            Self::WeightOutOfRange { tensor, index } => write!(
+                f,
+                "tensor {tensor} has the int8 weight -128 at index {index} (the format allows -127..=127); re-export it"
+            ),
             Self::BadVocabulary => f.write_str("vocabulary is not valid (offsets, UTF-8 or empty token)"),
             Self::UnsortedIndex => f.write_str("vocabulary index is not sorted or not a permutation"),
             Self::TokenOutOfRange { id, vocab } => write!(f, "token id {id} is out of range for vocabulary size {vocab}"),
@@ -144,6 +182,7 @@ impl fmt::Display for Error {
                 f,
                 "buffer `{what}` holds {capacity} but {needed} are needed; raise the generator's capacity"
             ),
+            Self::WriteFailed => f.write_str("writing the text failed: the output (buffer, port, stream) refused it"),
             Self::NotQuantized => f.write_str("the int8 path needs an int8 model; export without `--float` or use the float path"),
             Self::BadSamplingConfig { name } => write!(f, "sampling setting `{name}` is out of range"),
         }

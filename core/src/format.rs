@@ -13,14 +13,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::limits::MAX_LAYERS;
+
 /// First four bytes of every model file.
 pub const MAGIC: [u8; 4] = *b"QUIL";
 /// The format version this build writes and reads.
 pub const FORMAT_VERSION: u16 = 1;
 /// Size of the fixed header.
 pub const HEADER_LEN: usize = 16;
-/// Most LSTM layers a model may have.
-pub const MAX_LAYERS: usize = 4;
 
 /// The architecture of the recurrent part. New kinds are appended (postcard encodes the variant index).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,14 +7,12 @@ use crate::format::Unknown;
 use crate::kernels::{
     dequantize, matvec_f32, matvec_i8, sigmoid, tanh, with_features, Kernel, QVec, BLOCK,
 };
+use crate::limits::PROMPT_BYTES;
 use crate::model::Model;
 use crate::rng::Rng;
 use crate::sampler::{Penalty, SamplerConfig, Selector};
 use crate::tensor::F32s;
 use crate::text::{pieces, Detokenizer, NormBuf};
-
-/// Bytes of prompt text [`Generator::prime`] can normalize (two buffers of this size live on the stack meanwhile).
-pub const PROMPT_BYTES: usize = 1024;
 
 /// Which arithmetic runs the model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,16 +30,6 @@ pub struct Primed {
     pub tokens: usize,
     /// Words not in the vocabulary (mapped to `<unk>` or skipped, as the model says).
     pub unknown: usize,
-}
-
-/// Writes nothing: pass it as `echo` when the prompt should not be printed.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Discard;
-
-impl Write for Discard {
-    fn write_str(&mut self, _: &str) -> fmt::Result {
-        Ok(())
-    }
 }
 
 /// A text generator over a borrowed [`Model`], with all state in fixed buffers.
@@ -123,7 +111,10 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
             xq: QVec::default(),
             hq: QVec::default(),
             xf: [0.0; D],
-            selector: Selector::new(config)?,
+            selector: Selector::new(config)?.ban(match model.tokenizer.unknown {
+                Unknown::Map(unk) => Some(unk),
+                Unknown::Skip => None,
+            }),
             penalty: Penalty::default(),
             rng: Rng::new(seed),
             seed,
@@ -139,6 +130,33 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
             Kernel::Scalar
         };
         self
+    }
+
+    /// Whether the unknown-word token (`<unk>`) may be generated. By default it never is: it stands for words the
+    /// vocabulary lacks, and printing it helps nobody. Models without one are unaffected.
+    ///
+    /// ```
+    /// use quill_core::{Generator, Model, SamplerConfig};
+    /// let bytes = quill_core::testing::tiny_model_bytes(); // has `<unk>` as token 0
+    /// let model = Model::from_bytes(&bytes)?;
+    /// let mut gen: Generator<64, 1, 8> = Generator::new(&model, SamplerConfig::GREEDY, 0)?;
+    /// assert!(gen.by_ref().take(200).all(|id| id != 0));
+    /// let gen = gen.allow_unknown(true);
+    /// assert_eq!(gen.banned(), None);
+    /// # Ok::<(), quill_core::Error>(())
+    /// ```
+    pub fn allow_unknown(mut self, allow: bool) -> Self {
+        let unk = match self.model.tokenizer.unknown {
+            Unknown::Map(unk) if !allow => Some(unk),
+            _ => None,
+        };
+        self.selector = self.selector.ban(unk);
+        self
+    }
+
+    /// The token that is never generated (`<unk>` unless [`allow_unknown`](Self::allow_unknown)), if any.
+    pub fn banned(&self) -> Option<u32> {
+        self.selector.banned()
     }
 
     /// The integer kernel in use.
@@ -309,8 +327,9 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
         id
     }
 
-    /// Normalizes and tokenizes `prompt` as the model was trained, feeds its tokens, and writes them to `echo` as
-    /// text. Words not in the vocabulary are passed to `on_unknown` and mapped to `<unk>` or skipped.
+    /// Normalizes and tokenizes `prompt` as the model was trained, feeds its tokens, and writes the normalized
+    /// prompt to `echo` as the user typed it: a word the vocabulary lacks is echoed as itself (not as `<unk>`),
+    /// passed to `on_unknown`, and fed as `<unk>` or skipped, as the model says.
     pub fn prime(
         &mut self,
         prompt: &str,
@@ -323,6 +342,9 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
         let text = buf.normalize(spec.profile, prompt)?;
         let (mut primed, mut status) = (Primed::default(), Ok(()));
         pieces(spec.level, spec.profile, text, |piece| {
+            if status.is_ok() {
+                status = self.detok.write(piece.text, echo);
+            }
             let id = match (vocab.lookup(piece.text), spec.unknown) {
                 (Some(id), _) => id,
                 (None, policy) => {
@@ -336,15 +358,8 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
             };
             self.feed(id);
             primed.tokens += 1;
-            if status.is_ok() {
-                status = self.detok.write(vocab.token(id), echo);
-            }
         });
-        status.map_err(|_| Error::CapacityTooSmall {
-            what: "echo",
-            needed: text.len(),
-            capacity: 0,
-        })?;
+        status.map_err(|_| Error::WriteFailed)?;
         Ok(primed)
     }
 

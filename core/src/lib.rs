@@ -24,9 +24,23 @@
 //! # Ok::<(), quill_core::Error>(())
 //! ```
 //!
-//! The file format is described in `FORMAT.md` and [`format`]; the arithmetic in [`kernels`].
+//! The public face, one line each:
+//!
+//! * [`Model`] — a model file, validated once by [`Model::from_bytes`] and borrowed in place;
+//!   [`Hyper`], [`TokenizerSpec`], [`Vocab`], [`Tensor`], [`F32s`] are its read-only parts.
+//! * [`Generator`] — all generation state in one fixed-size value: `prime`, `next_token`, `generate`, `logits`.
+//! * [`SamplerConfig`] — greedy, top-k, top-p, temperature, repetition penalty; [`sampler`] has the streaming
+//!   pieces for hosts that make logits another way; [`Rng`] is the seeded PCG32 they draw from.
+//! * [`Error`] (with [`TensorName`]) — the one error type; every variant says what was found.
+//! * [`limits`] — every fixed limit: widths, layers, vocabulary, prompt bytes, penalty window.
+//! * [`format`] — the file layout (`FORMAT.md` byte for byte), [`FORMAT_VERSION`], [`crc32`].
+//! * [`text`] — normalization profiles, pieces, detokenizer (the trainer cleans corpora with the same code).
+//! * [`kernels`] — the arithmetic: int8 products per CPU ([`Kernel`]), `exp`/`sigmoid`/`tanh`.
+//! * With feature `alloc`: [`ModelBuilder`], [`OwnedTensor`], [`OwnedLayer`], [`quantize_row`] — writing files.
+//!
+//! [`Precision`] and [`Primed`] are small values the generator hands back.
 #![cfg_attr(not(test), no_std)]
-#![deny(missing_docs)]
+#![deny(missing_docs, clippy::undocumented_unsafe_blocks)]
 #![cfg_attr(
     not(test),
     deny(
@@ -49,11 +63,13 @@ mod error;
 pub mod format;
 mod generator;
 pub mod kernels;
+pub mod limits;
 mod model;
 mod rng;
-mod sampler;
+pub mod sampler;
 mod tensor;
 #[cfg(feature = "alloc")]
+#[doc(hidden)]
 pub mod testing;
 pub mod text;
 mod vocab;
@@ -63,10 +79,10 @@ pub use builder::{quantize_row, ModelBuilder, OwnedLayer, OwnedTensor};
 pub use crc::crc32;
 pub use error::{Error, TensorName};
 pub use format::{DType, Hyper, Level, ModelKind, Profile, TokenizerSpec, Unknown, FORMAT_VERSION};
-pub use generator::{Discard, Generator, Precision, Primed, PROMPT_BYTES};
+pub use generator::{Generator, Precision, Primed};
 pub use kernels::Kernel;
-pub use model::{Layer, Model, MAX_VOCAB, MAX_WIDTH};
+pub use model::Model;
 pub use rng::Rng;
-pub use sampler::{Penalty, SamplerConfig, Selector, MAX_PENALTY_WINDOW, TOP_P_CANDIDATES};
+pub use sampler::SamplerConfig;
 pub use tensor::{F32s, Tensor};
 pub use vocab::Vocab;

@@ -4,19 +4,14 @@ use crate::crc::crc32;
 use crate::error::{Error, TensorName};
 use crate::format::{
     DType, Hyper, ModelKind, RawModel, TokenizerSpec, Unknown, FORMAT_VERSION, HEADER_LEN, MAGIC,
-    MAX_LAYERS,
 };
+use crate::limits::{MAX_LAYERS, MAX_VOCAB, MAX_WIDTH};
 use crate::tensor::{F32s, Tensor};
 use crate::vocab::Vocab;
 
-/// Largest accepted vocabulary, embedding and hidden sizes (keeps every index product far from overflow).
-pub const MAX_VOCAB: u32 = 1 << 22;
-/// Largest accepted embedding or hidden width.
-pub const MAX_WIDTH: u32 = 1 << 14;
-
 /// One LSTM layer.
 #[derive(Clone, Copy, Debug)]
-pub struct Layer<'a> {
+pub(crate) struct Layer<'a> {
     /// Shape (4H, in), rows in gate order i, f, g, o; per-row scale.
     pub(crate) w_ih: Tensor<'a>,
     /// Shape (4H, H), same row order.
@@ -71,7 +66,9 @@ fn payload(bytes: &[u8]) -> Result<&[u8], Error> {
     }
     let (flags, len, crc) = (word(4) >> 16, word(8) as usize, word(12));
     if flags != 0 {
-        return Err(Error::Malformed);
+        return Err(Error::UnsupportedFlags {
+            found: flags as u16,
+        });
     }
     let needed = HEADER_LEN.saturating_add(len);
     let payload = bytes.get(HEADER_LEN..needed).ok_or(Error::Truncated {
@@ -79,7 +76,9 @@ fn payload(bytes: &[u8]) -> Result<&[u8], Error> {
         found: bytes.len(),
     })?;
     if bytes.len() != needed {
-        return Err(Error::Malformed);
+        return Err(Error::TrailingBytes {
+            count: bytes.len() - needed,
+        });
     }
     let found = crc32(payload);
     if found != crc {
@@ -89,6 +88,18 @@ fn payload(bytes: &[u8]) -> Result<&[u8], Error> {
         });
     }
     Ok(payload)
+}
+
+/// The LEB128 varint that starts `bytes` (postcard's encoding of the model kind), if it fits in a u32.
+fn leading_varint(bytes: &[u8]) -> Option<u32> {
+    let mut value = 0u32;
+    for (i, &b) in bytes.iter().take(5).enumerate() {
+        value |= u32::from(b & 0x7f).checked_shl(7 * i as u32)?;
+        if b & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
 }
 
 fn check_dim(name: &'static str, value: u32, max: u32) -> Result<usize, Error> {
@@ -110,10 +121,14 @@ impl<'a> Model<'a> {
     /// ```
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, Error> {
         let payload = payload(bytes)?;
+        let kind = leading_varint(payload).ok_or(Error::Malformed)?;
+        if kind > ModelKind::Lstm as u32 {
+            return Err(Error::UnsupportedModelKind { found: kind });
+        }
         let (raw, rest): (RawModel<'a>, _) =
             postcard::take_from_bytes(payload).map_err(|_| Error::Malformed)?;
         if !rest.is_empty() {
-            return Err(Error::Malformed);
+            return Err(Error::TrailingBytes { count: rest.len() });
         }
         let ModelKind::Lstm = raw.kind;
         let h = raw.hyper;

@@ -12,15 +12,19 @@
 //!
 //! Every step is a pure function of the logits, the config and the [`Rng`] state, with a fixed order of
 //! floating-point operations, so the choice is the same on every target.
+//!
+//! [`crate::Generator`] runs these for you; they are public for hosts that produce logits another way (the
+//! trainer's libtorch `--float` path uses them, so its choices are the ones the board makes):
+//!
+//! * [`SamplerConfig`] — the settings (also re-exported at the crate root);
+//! * [`Selector`] — streaming greedy / top-k / top-p / temperature choice over blocks of logits, with one token
+//!   that is never chosen ([`Selector::ban`], the `<unk>` token by default in the generator);
+//! * [`Penalty`] — the repetition-penalty window.
 
 use crate::error::Error;
 use crate::kernels::{exp, BLOCK};
-use crate::rng::Rng;
-
-/// Most recent tokens the repetition penalty can look back over.
-pub const MAX_PENALTY_WINDOW: usize = 64;
-/// Candidates top-p sampling considers when `top_k` is 0 (the same on every platform, so the text is too).
-pub const TOP_P_CANDIDATES: usize = 64;
+use crate::limits::{MAX_PENALTY_WINDOW, TOP_P_CANDIDATES};
+pub use crate::rng::Rng;
 
 /// Sampling settings. The default is greedy (argmax), as in the seed notebook.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -140,7 +144,7 @@ impl Penalty {
     /// Applies the penalty to the logits of ids `first..first + logits.len()` in place (nothing if `penalty` ≤ 1).
     ///
     /// ```
-    /// let mut p = quill_core::Penalty::default();
+    /// let mut p = quill_core::sampler::Penalty::default();
     /// p.record(65, 8);
     /// let mut block = [2.0, -2.0, 2.0];
     /// p.apply_block(64, &mut block, 2.0);
@@ -190,6 +194,8 @@ pub struct Selector<const K: usize> {
     len: usize,
     /// `-inf` until the first selection.
     thr: f32,
+    /// A token that is never chosen (its row is left out of every block).
+    banned: Option<u32>,
 }
 
 impl<const K: usize> Selector<K> {
@@ -212,7 +218,30 @@ impl<const K: usize> Selector<K> {
             cand: [[0; K]; 2],
             len: 0,
             thr: f32::NEG_INFINITY,
+            banned: None,
         })
+    }
+
+    /// Never chooses token `id` (`None`: every token may be chosen). Its row is left out of the blocks, so the
+    /// others are chosen exactly as if the vocabulary lacked it.
+    ///
+    /// ```
+    /// use quill_core::{sampler::{Rng, Selector}, SamplerConfig};
+    /// let mut sel = Selector::<4>::new(SamplerConfig::GREEDY)?.ban(Some(1));
+    /// let mut rng = Rng::new(0);
+    /// sel.begin();
+    /// sel.push_block(0, &[0.5, 9.0, 2.0], &mut rng);
+    /// assert_eq!(sel.finish(&mut rng), 2);
+    /// # Ok::<(), quill_core::Error>(())
+    /// ```
+    pub fn ban(mut self, id: Option<u32>) -> Self {
+        self.banned = id;
+        self
+    }
+
+    /// The token that is never chosen, if any.
+    pub fn banned(&self) -> Option<u32> {
+        self.banned
     }
 
     /// The settings.
@@ -244,13 +273,32 @@ impl<const K: usize> Selector<K> {
     pub fn push_block(&mut self, first: u32, logits: &[f32], rng: &mut Rng) {
         for (b, block) in logits.chunks(BLOCK).enumerate() {
             let first = first.wrapping_add((b * BLOCK) as u32);
-            if self.k > 0 {
-                self.push_top_block(first, block);
-            } else if self.inv_t == 0.0 {
-                self.push_greedy_block(first, block);
-            } else {
-                self.push_reservoir_block(first, block, rng);
+            let at = self.banned.and_then(|id| id.checked_sub(first));
+            match at.map(|i| i as usize).filter(|&i| i < block.len()) {
+                // The banned row splits its block in two; one comparison per block otherwise.
+                Some(i) => {
+                    let (before, after) = block.split_at(i);
+                    self.push_rows(first, before, rng);
+                    let after = after.get(1..).unwrap_or(&[]);
+                    self.push_rows(first.wrapping_add(i as u32 + 1), after, rng);
+                }
+                None => self.push_rows(first, block, rng),
             }
+        }
+    }
+
+    /// One block of at most [`BLOCK`] rows, none of them banned.
+    #[inline(always)]
+    fn push_rows(&mut self, first: u32, block: &[f32], rng: &mut Rng) {
+        if block.is_empty() {
+            return;
+        }
+        if self.k > 0 {
+            self.push_top_block(first, block);
+        } else if self.inv_t == 0.0 {
+            self.push_greedy_block(first, block);
+        } else {
+            self.push_reservoir_block(first, block, rng);
         }
     }
 

@@ -112,9 +112,14 @@ impl<'a> Tensor<'a> {
                 found: raw.data.len(),
             });
         }
-        if raw.dtype == DType::I8RowScaled && raw.data.contains(&0x80) {
-            // -128 is outside the symmetric range the SIMD kernels rely on (no i16 pair overflow).
-            return Err(Error::NonFiniteParameter { tensor: name });
+        if raw.dtype == DType::I8RowScaled {
+            if let Some(index) = raw.data.iter().position(|&b| b == 0x80) {
+                // -128 is outside the symmetric range the SIMD kernels rely on (no i16 pair overflow).
+                return Err(Error::WeightOutOfRange {
+                    tensor: name,
+                    index,
+                });
+            }
         }
         Ok(Self {
             rows,

@@ -216,3 +216,100 @@ proptest! {
         exercise(&bytes);
     }
 }
+
+#[test]
+fn new_error_variants_say_what_was_found() {
+    let bytes = small();
+    // Bytes past the announced payload: how many.
+    let mut long = bytes.clone();
+    long.extend_from_slice(&[0; 3]);
+    assert_eq!(
+        Model::from_bytes(&long).unwrap_err(),
+        Error::TrailingBytes { count: 3 }
+    );
+    // Bytes after the model inside a correctly checksummed payload: how many.
+    let mut payload = bytes[16..].to_vec();
+    payload.extend_from_slice(&[7, 7]);
+    assert_eq!(
+        Model::from_bytes(&with_header(&payload)).unwrap_err(),
+        Error::TrailingBytes { count: 2 }
+    );
+    // A model kind this build does not know (the payload's first varint).
+    let mut payload = bytes[16..].to_vec();
+    payload[0] = 5;
+    assert_eq!(
+        Model::from_bytes(&with_header(&payload)).unwrap_err(),
+        Error::UnsupportedModelKind { found: 5 }
+    );
+    // Reserved flags.
+    let mut flagged = bytes.clone();
+    flagged[6] = 2;
+    assert_eq!(
+        Model::from_bytes(&flagged).unwrap_err(),
+        Error::UnsupportedFlags { found: 2 }
+    );
+    // -128 has its own variant with the position of the weight.
+    let mut b = tiny_builder(false, DType::I8RowScaled);
+    b.layers[0].w_hh.data[17] = 0x80;
+    assert_eq!(
+        b.to_bytes().unwrap_err(),
+        Error::WeightOutOfRange {
+            tensor: TensorName::LstmHidden(0),
+            index: 17
+        }
+    );
+    // A writer that refuses the echo is a write error, not a capacity error.
+    struct Full;
+    impl core::fmt::Write for Full {
+        fn write_str(&mut self, _: &str) -> core::fmt::Result {
+            Err(core::fmt::Error)
+        }
+    }
+    let m = Model::from_bytes(&bytes).unwrap();
+    let mut g = Generator::<16, 2, 4>::new(&m, SamplerConfig::GREEDY, 0).unwrap();
+    assert_eq!(
+        g.prime("the people", &mut Full, |_| {}).unwrap_err(),
+        Error::WriteFailed
+    );
+    for e in [
+        Error::TrailingBytes { count: 3 },
+        Error::UnsupportedModelKind { found: 5 },
+        Error::UnsupportedFlags { found: 2 },
+        Error::WriteFailed,
+    ] {
+        assert!(!e.to_string().is_empty());
+    }
+}
+
+/// The header and the first payload fields of a tiny model, byte for byte as `core/FORMAT.md` describes them.
+#[test]
+fn header_bytes_match_format_md() {
+    let bytes = quill_core::testing::tiny_model_bytes();
+    let n = (bytes.len() - 16) as u32;
+    let crc = quill_core::crc32(&bytes[16..]);
+    let mut header = Vec::new();
+    header.extend_from_slice(b"QUIL"); // magic
+    header.extend_from_slice(&[1, 0]); // format version 1, u16 LE
+    header.extend_from_slice(&[0, 0]); // flags
+    header.extend_from_slice(&n.to_le_bytes()); // payload length
+    header.extend_from_slice(&crc.to_le_bytes()); // CRC-32 of the payload
+    assert_eq!(&bytes[..16], &header[..]);
+    assert_eq!(
+        n, 13_086,
+        "payload length of tiny_model_bytes (V=64, E=H=32, tied, int8)"
+    );
+    assert_eq!(crc, 0x2693_ADAC, "payload CRC-32 of tiny_model_bytes");
+    #[rustfmt::skip]
+    let fields = [
+        0x00,             // kind: 0 = LSTM
+        0x40, 0x20, 0x20, // hyper: V = 64, E = 32, H = 32 (varints)
+        0x01,             // layers = 1
+        0x00, 0x01,       // tokenizer.level = word, profile = default
+        0x00, 0x00,       // unknown = Map(0)
+        0x01, 0x01,       // sentence_end = Some(1)
+        0x01,             // capitalize = true
+        0x84, 0x02,       // vocab.offsets: 260 bytes = (V + 1) u32
+        0x00, 0x00, 0x00, 0x00, // off[0] = 0
+    ];
+    assert_eq!(&bytes[16..16 + fields.len()], &fields);
+}

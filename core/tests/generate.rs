@@ -3,7 +3,7 @@
 use quill_core::testing::random_model;
 use quill_core::text::{normalize, pieces, Detokenizer};
 use quill_core::{
-    DType, Generator, Hyper, Kernel, Level, Model, Profile, Rng, SamplerConfig, Selector,
+    sampler::Selector, DType, Generator, Hyper, Kernel, Level, Model, Profile, Rng, SamplerConfig,
     TokenizerSpec, Unknown,
 };
 
@@ -288,7 +288,7 @@ fn top_k_keeps_exactly_the_best_rows() {
 
 #[test]
 fn repetition_penalty_changes_greedy_choice() {
-    let mut p = quill_core::Penalty::default();
+    let mut p = quill_core::sampler::Penalty::default();
     p.record(7, 4);
     assert_eq!(p.apply(7, 2.0, 2.0), 1.0);
     assert_eq!(p.apply(7, -2.0, 2.0), -4.0);
@@ -317,7 +317,86 @@ fn unknown_prompt_words_are_reported() {
         .unwrap();
     assert_eq!((primed.tokens, primed.unknown), (3, 1));
     assert_eq!(unknown, ["zebra"]);
-    assert_eq!(echo, "The <unk> people");
+    assert_eq!(
+        echo, "The zebra people",
+        "the prompt is echoed as typed, not as <unk>"
+    );
+}
+
+/// A model whose `<unk>` (id 0) has by far the largest logit whatever the state: a dense bias of +40.
+fn unk_loving_model(dtype: DType) -> Vec<u8> {
+    let mut b = random_model(
+        Hyper {
+            vocab: 300,
+            embed: 48,
+            hidden: 48,
+            layers: 1,
+        },
+        false,
+        dtype,
+        9,
+    );
+    b.dense_bias[0] = 40.0;
+    b.to_bytes().unwrap()
+}
+
+#[test]
+fn unknown_token_is_never_generated_unless_allowed() {
+    let configs = [
+        ("greedy", SamplerConfig::GREEDY),
+        (
+            "top-k",
+            SamplerConfig {
+                temperature: 1.0,
+                top_k: 5,
+                ..SamplerConfig::GREEDY
+            },
+        ),
+        (
+            "top-p",
+            SamplerConfig {
+                temperature: 1.0,
+                top_p: 0.9,
+                ..SamplerConfig::GREEDY
+            },
+        ),
+        (
+            "temperature",
+            SamplerConfig {
+                temperature: 1.5,
+                ..SamplerConfig::GREEDY
+            },
+        ),
+    ];
+    for dtype in [DType::I8RowScaled, DType::F32] {
+        let bytes = unk_loving_model(dtype);
+        let m = Model::from_bytes(&bytes).unwrap();
+        for (name, cfg) in configs {
+            for float in [false, true] {
+                if !float && dtype == DType::F32 {
+                    continue;
+                }
+                let make = || -> Generator<64, 1, 64> {
+                    if float {
+                        Generator::new_float(&m, cfg, 3).unwrap()
+                    } else {
+                        Generator::new(&m, cfg, 3).unwrap()
+                    }
+                };
+                let mut g = make();
+                g.prime("the people", &mut String::new(), |_| {}).unwrap();
+                let ids: Vec<u32> = g.by_ref().take(300).collect();
+                assert!(!ids.contains(&0), "{name} float={float}: <unk> generated");
+                let mut g = make().allow_unknown(true);
+                g.prime("the people", &mut String::new(), |_| {}).unwrap();
+                let ids: Vec<u32> = g.by_ref().take(50).collect();
+                assert!(
+                    ids.iter().filter(|&&id| id == 0).count() >= 45,
+                    "{name} float={float}: allowed, the +40 logit should win: {ids:?}"
+                );
+            }
+        }
+    }
 }
 
 #[test]

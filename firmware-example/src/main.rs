@@ -4,6 +4,7 @@
 //! seed), `---END---`, then `report key=value` lines.
 #![no_std]
 #![no_main]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 use core::fmt::Write;
 
@@ -41,6 +42,7 @@ fn addr(s: &u32) -> usize {
 
 /// Fills the unused stack (from the end of static RAM up to 256 bytes below the current SP) with `PAINT`.
 fn paint_stack() {
+    // SAFETY: a linker symbol; only its address is taken, it is never read.
     let bottom = addr(unsafe { &__sheap });
     let sp = cortex_m::register::msp::read() as usize - 256;
     let mut p = bottom;
@@ -53,6 +55,7 @@ fn paint_stack() {
 
 /// Deepest stack use since `paint_stack`, in bytes.
 fn stack_high_water() -> usize {
+    // SAFETY: linker symbols; only their addresses are taken, they are never read.
     let (bottom, top) = (addr(unsafe { &__sheap }), addr(unsafe { &_stack_start }));
     let mut p = bottom;
     // SAFETY: reads RAM inside the stack region.
@@ -120,6 +123,7 @@ fn generate(out: &mut hio::HostStream) -> Result<(), ()> {
 
     writeln!(out, "---TEXT---\n{text}\n---END---").map_err(|_| ())?;
     let span = |a: &u32, b: &u32| addr(b) - addr(a);
+    // SAFETY: linker symbols that bound the sections; only their addresses are taken, they are never read.
     unsafe {
         let _ = writeln!(out, "report model_bytes={}", MODEL.len());
         let _ = writeln!(out, "report text={} rodata={}", span(&__stext, &__etext), span(&__srodata, &__erodata));

@@ -163,6 +163,12 @@ pub fn test(env: &Env) -> Result<()> {
     check_tools()?;
     let quill = env.build_quill()?;
     let model = board_model(env, &quill, true)?;
+    // The firmware's own lints (every `unsafe` with its SAFETY line): it is outside the workspace's clippy run.
+    run(cargo()
+        .current_dir(workspace().join("firmware-example"))
+        .args(["clippy", "--release", "--", "-D", "warnings"])
+        .env("QUILL_MODEL", &model)
+        .env_remove("RUSTFLAGS"))?;
     for (name, settings) in [("greedy", &[][..]), ("sampled", SAMPLED)] {
         let out = run_board(&model, settings)?;
         let board = board_text(&out)?;

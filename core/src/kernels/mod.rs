@@ -208,9 +208,9 @@ pub fn with_features<R>(kernel: Kernel, f: impl FnOnce() -> R) -> R {
     match kernel {
         // SAFETY: the CPU supports the features, checked just before.
         Kernel::Avx512Vnni if kernel.is_supported() => return unsafe { x86::with_avx512(f) },
-        // SAFETY: as above.
         Kernel::Avx2 | Kernel::AvxVnni if kernel.is_supported() => {
-            return unsafe { x86::with_avx2(f) }
+            // SAFETY: the CPU supports AVX2, checked just before.
+            return unsafe { x86::with_avx2(f) };
         }
         _ => {}
     }

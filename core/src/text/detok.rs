@@ -53,6 +53,10 @@ impl Detokenizer {
     /// let mut s = String::new();
     /// for t in ["the", "people", ",", "\"", "yes", "\"", ".", "we", "won", "!"] { d.write(t, &mut s).unwrap(); }
     /// assert_eq!(s, "The people, \"yes\". We won!");
+    /// let mut d = Detokenizer::new(&spec);
+    /// let mut s = String::new();
+    /// for t in ["<unk>", ",", "and", "the", "<unk>"] { d.write(t, &mut s).unwrap(); }
+    /// assert_eq!(s, "<unk>, and the <unk>");
     /// ```
     pub fn write(&mut self, token: &str, out: &mut impl Write) -> fmt::Result {
         if self.level == Level::Char {
@@ -81,7 +85,8 @@ impl Detokenizer {
             self.cap_next = false;
         } else {
             out.write_str(token)?;
-            if token.chars().next().is_some_and(char::is_alphanumeric) {
+            // Any word (also one that starts with a symbol, such as `<unk>`) ends the sentence start.
+            if !is_punct(token) {
                 self.cap_next = false;
             }
         }
@@ -91,4 +96,9 @@ impl Detokenizer {
         self.at_start = false;
         Ok(())
     }
+}
+
+/// The punctuation tokens of the word-level profiles: they neither start nor continue a sentence's words.
+fn is_punct(token: &str) -> bool {
+    matches!(token, "." | "," | "!" | "?" | ";" | ":" | "'" | "\"" | "-")
 }

@@ -5,7 +5,7 @@ use crate::format::{Level, Profile};
 /// One token-to-be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Piece<'t> {
-    /// The token's text.
+    /// The token's text: always a slice of the text given to [`pieces`], so its offset there is known.
     pub text: &'t str,
     /// Whether a sentence ends with this piece (`.`, and for `default` also `!` and `?`).
     pub sentence_end: bool,
@@ -58,7 +58,7 @@ pub fn pieces<'t>(level: Level, profile: Profile, text: &'t str, mut f: impl FnM
                 }
                 if ended && any {
                     f(Piece {
-                        text: ".",
+                        text: sentence.get(body.len()..).unwrap_or("."),
                         sentence_end: true,
                     });
                 }

@@ -1,4 +1,6 @@
-//! Helpers for the cross-crate tests in `tests/tests/`.
+//! Helpers for the cross-crate tests in `tests/tests/`, and the regex reference of the cleaning profiles.
+
+pub mod regex_clean;
 
 use std::path::Path;
 

@@ -1,4 +1,5 @@
-//! Checkpoints: parameters, Adam moments, vocabulary, settings and history in one file, written atomically.
+//! Checkpoints: parameters, Adam moments, vocabulary, settings and history in one file, written atomically; and
+//! what a path on the command line means (a checkpoint, or a run folder and its best checkpoint).
 
 use std::path::{Path, PathBuf};
 
@@ -6,8 +7,9 @@ use anyhow::{bail, Context as _, Result};
 use tch::{Device, Kind, Tensor};
 
 use crate::adam::Adam;
+use crate::atomic;
 use crate::net::{Net, NetConfig};
-use crate::train::{EpochMetrics, TrainSettings};
+use crate::settings::{EpochMetrics, TrainSettings};
 use crate::vocab::Vocabulary;
 
 /// Everything but the tensors, stored as JSON inside the checkpoint.
@@ -45,20 +47,10 @@ pub struct Checkpoint {
     pub val_ends: Vec<bool>,
 }
 
-const VERSION: u32 = 1;
+/// The layout version this build writes and reads.
+pub const VERSION: u32 = 1;
 
-/// Writes `path` atomically: a temporary file in the same folder, then a rename.
-pub fn atomic_write(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    ));
-    write(&tmp)?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
-}
-
-/// Saves a checkpoint.
+/// Saves a checkpoint atomically.
 pub fn save(
     path: &Path,
     meta: &Meta,
@@ -80,49 +72,66 @@ pub fn save(
     named.push(("val_tokens".into(), Tensor::from_slice(&val)));
     let ends: Vec<u8> = val_ends.iter().map(|&e| u8::from(e)).collect();
     named.push(("val_ends".into(), Tensor::from_slice(&ends)));
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    atomic_write(path, |tmp| {
+    atomic::write_with(path, |tmp| {
         Tensor::save_multi(&named, tmp)
             .with_context(|| format!("writing checkpoint {}", tmp.display()))
     })
 }
 
+/// Whether `bytes` start like a quill model file (what `quill export` writes).
+pub fn is_model_file(bytes: &[u8]) -> bool {
+    bytes.starts_with(&quill_core::format::MAGIC)
+}
+
 /// Loads a checkpoint onto `device`.
 pub fn load(path: &Path, device: Device) -> Result<Checkpoint> {
-    let named = Tensor::load_multi(path).with_context(|| {
-        format!("{} is not a quill checkpoint (made by `quill train`); a .quill model file goes to `quill generate`", path.display())
-    })?;
+    let named = Tensor::load_multi(path).map_err(|_| not_a_checkpoint(path))?;
     let get = |name: &str| {
         named
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, t)| t.shallow_clone())
     };
-    let meta_t = get("meta")
-        .with_context(|| format!("{} has no metadata: not a quill checkpoint", path.display()))?;
+    let meta_t = get("meta").ok_or_else(|| not_a_checkpoint(path))?;
     let meta_bytes = Vec::<u8>::try_from(&meta_t.to_kind(Kind::Uint8))?;
-    let mut meta: Meta =
-        serde_json::from_slice(&meta_bytes).context("checkpoint metadata is unreadable")?;
+    let mut meta: Meta = serde_json::from_slice(&meta_bytes).with_context(|| {
+        format!(
+            "the metadata of checkpoint {} is unreadable",
+            path.display()
+        )
+    })?;
     if meta.version != VERSION {
         bail!(
-            "checkpoint version {} is not supported (this quill reads {VERSION})",
+            "checkpoint version {} is not supported (this quill reads {VERSION}); use the quill that wrote it",
             meta.version
         );
     }
+    meta.settings.validate().with_context(|| {
+        format!(
+            "checkpoint {} has settings this quill cannot run",
+            path.display()
+        )
+    })?;
     meta.vocab = Vocabulary::from_tokens(
         meta.vocab.tokens.clone(),
         meta.vocab.level,
         meta.vocab.profile,
     );
-    let net = Net::new(meta.net, device)?;
+    let net = Net::new(meta.net, device);
     let params = net.named_parameters();
     let mut adam = Adam::new(&params, meta.settings.lr);
     tch::no_grad(|| -> Result<()> {
         for (i, (name, p)) in params.iter().enumerate() {
             let src = get(&format!("param.{name}"))
-                .with_context(|| format!("checkpoint lacks parameter {name}"))?;
+                .with_context(|| format!("checkpoint {} lacks parameter {name}", path.display()))?;
+            if src.size() != p.size() {
+                bail!(
+                    "checkpoint {}: parameter {name} has shape {:?}, its settings say {:?}",
+                    path.display(),
+                    src.size(),
+                    p.size()
+                );
+            }
             p.shallow_clone().copy_(&src);
             if let (Some(m), Some(v)) = (
                 get(&format!("adam_m.{name}")),
@@ -146,7 +155,51 @@ pub fn load(path: &Path, device: Device) -> Result<Checkpoint> {
     })
 }
 
+/// The error for a file that is no checkpoint: says what it is instead, when that can be told.
+fn not_a_checkpoint(path: &Path) -> anyhow::Error {
+    let head = std::fs::File::open(path).and_then(|mut f| {
+        let mut b = [0u8; 4];
+        std::io::Read::read(&mut f, &mut b).map(|n| b[..n].to_vec())
+    });
+    match head {
+        Err(e) => anyhow::anyhow!("cannot read {}: {e}", path.display()),
+        Ok(b) if is_model_file(&b) => anyhow::anyhow!(
+            "{} is a quill model file, not a checkpoint: `quill generate`, `eval` and `inspect` take it; \
+             `export` and `--float` need the checkpoint (best.ckpt in the run folder)",
+            path.display()
+        ),
+        Ok(_) => anyhow::anyhow!(
+            "{} is neither a quill model file nor a quill checkpoint; pass a run folder from `quill train`, \
+             its best.ckpt / last.ckpt, or a model file from `quill export`",
+            path.display()
+        ),
+    }
+}
+
 /// `last.ckpt` and `best.ckpt` in a run folder.
 pub fn paths(dir: &Path) -> (PathBuf, PathBuf) {
     (dir.join("last.ckpt"), dir.join("best.ckpt"))
+}
+
+/// A checkpoint file as given, or the best checkpoint of a run folder (failing with what to pass when the
+/// folder has none).
+pub fn resolve(path: &Path) -> Result<PathBuf> {
+    if !path.is_dir() {
+        if !path.exists() {
+            bail!(
+                "{} does not exist; pass a run folder from `quill train` or a checkpoint file",
+                path.display()
+            );
+        }
+        return Ok(path.to_path_buf());
+    }
+    let (last, best) = paths(path);
+    match (best.exists(), last.exists()) {
+        (true, _) => Ok(best),
+        (false, true) => Ok(last),
+        _ => bail!(
+            "folder {} has no best.ckpt or last.ckpt: pass the --out folder of a `quill train` run",
+            path.display()
+        ),
+    }
 }

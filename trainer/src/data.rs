@@ -1,7 +1,7 @@
 //! Token streams to training batches: truncated-BPTT windows (`stream`) or padded sentences (`sentence`).
 
 use quill_core::Rng;
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 use crate::vocab::Encoded;
 
@@ -62,6 +62,8 @@ pub struct Batch {
     pub ys: Tensor,
     /// Whether the LSTM state carries over from the previous batch.
     pub carry: bool,
+    /// Number of targets that are not -100 (counted on the host, so nobody waits for the device to count them).
+    pub targets: i64,
 }
 
 /// The batches of one epoch.
@@ -103,6 +105,7 @@ pub fn batches(
                         .reshape([batch as i64, t as i64])
                         .to_device(device),
                     carry: off > 0,
+                    targets: (batch * t) as i64,
                 });
                 off += t;
             }
@@ -134,14 +137,10 @@ pub fn batches(
                         xs: Tensor::from_slice(&xs).reshape(shape).to_device(device),
                         ys: Tensor::from_slice(&ys).reshape(shape).to_device(device),
                         carry: false,
+                        targets: group.iter().map(|s| s.len() as i64 - 1).sum(),
                     }
                 })
                 .collect()
         }
     }
-}
-
-/// Number of predicted tokens in a batch.
-pub fn targets(batch: &Batch) -> i64 {
-    batch.ys.ne(-100).sum(Kind::Int64).int64_value(&[])
 }

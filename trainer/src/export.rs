@@ -1,16 +1,11 @@
-//! Checkpoint → quill-core model file (per-row symmetric int8, or f32 for reference).
+//! Checkpoint → quill-core model file (per-row symmetric int8, or f32 for reference), and the estimate of what
+//! the generator needs in RAM.
 
-use std::path::Path;
-
-use anyhow::{bail, Context as _, Result};
-use quill_core::{
-    DType, Generator, Hyper, Model, ModelBuilder, OwnedLayer, OwnedTensor, SamplerConfig, MAX_WIDTH,
-};
+use anyhow::{Context as _, Result};
+use quill_core::{DType, Hyper, ModelBuilder, OwnedLayer, OwnedTensor};
 use tch::{Device, Kind, Tensor};
 
-use crate::checkpoint::{atomic_write, Checkpoint};
-use crate::net::Net;
-use crate::train::step_logits;
+use crate::checkpoint::Checkpoint;
 
 /// One tensor's quantization error.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -54,19 +49,8 @@ fn quant_error(name: &str, w: &[f32], t: &OwnedTensor) -> QuantError {
 
 /// Builds the model file contents from a checkpoint.
 pub fn build(ck: &Checkpoint, dtype: DType) -> Result<(ModelBuilder, Vec<QuantError>)> {
+    // The settings were validated against quill-core's limits when the checkpoint was loaded.
     let cfg = ck.net.cfg;
-    for (name, v) in [("embed", cfg.embed), ("hidden", cfg.hidden)] {
-        if v as u32 > MAX_WIDTH {
-            bail!("--{name} {v} is larger than quill-core runs ({MAX_WIDTH})");
-        }
-    }
-    if cfg.layers as usize > quill_core::format::MAX_LAYERS {
-        bail!(
-            "{} layers: quill-core runs at most {}",
-            cfg.layers,
-            quill_core::format::MAX_LAYERS
-        );
-    }
     let params: std::collections::HashMap<String, Tensor> =
         ck.net.named_parameters().into_iter().collect();
     let get = |n: &str| {
@@ -137,70 +121,37 @@ pub fn build(ck: &Checkpoint, dtype: DType) -> Result<(ModelBuilder, Vec<QuantEr
     Ok((builder, errors))
 }
 
-/// Writes a model file atomically.
-pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    atomic_write(path, |tmp| {
-        std::fs::write(tmp, bytes).with_context(|| format!("writing {}", tmp.display()))
-    })
+/// Approximate RAM of `Generator<D, L, K>` for a model (D = the wider of E and H rounded up to 32): h and c per
+/// layer, gates, two quantized vectors, the float input, the top-k slots (2·K × 8 bytes), the penalty window
+/// (64 ids and their sorted copy) and ~200 bytes of the rest. Within 2% of `size_of` (tested).
+pub fn generator_ram(e: usize, h: usize, layers: usize, k: usize) -> usize {
+    let d = e.max(h).div_ceil(32) * 32;
+    2 * layers * d * 4 + 4 * d * 4 + 2 * (4 * d + 72) + 4 * d + 16 * k + 2 * 64 * 4 + 200
 }
 
-/// Mean cross-entropy of the checkpoint (libtorch, f32) over tokens, one stream from a zero state, reset after
-/// each sentence end when `reset_at_ends`.
-pub fn float_loss(net: &Net, tokens: &[u32], ends: &[bool], reset_at_ends: bool) -> f64 {
-    let mut state = net.zero_state(1);
-    let (mut sum, mut n) = (0.0, 0usize);
-    for i in 0..tokens.len().saturating_sub(1) {
-        if reset_at_ends && ends[i] {
-            state = net.zero_state(1);
-            continue;
+#[cfg(test)]
+mod tests {
+    use super::generator_ram;
+    use quill_core::Generator;
+
+    #[test]
+    fn generator_ram_tracks_size_of() {
+        for (estimate, actual) in [
+            (
+                generator_ram(100, 150, 1, 64),
+                size_of::<Generator<160, 1, 64>>(),
+            ),
+            (
+                generator_ram(128, 128, 1, 64),
+                size_of::<Generator<128, 1, 64>>(),
+            ),
+            (
+                generator_ram(64, 64, 2, 8),
+                size_of::<Generator<64, 2, 8>>(),
+            ),
+        ] {
+            let off = estimate.abs_diff(actual) as f64 / actual as f64;
+            assert!(off < 0.02, "estimate {estimate} vs size_of {actual}");
         }
-        let (logits, next) = step_logits(net, &state, tokens[i]);
-        sum += nll(&logits, tokens[i + 1]);
-        n += 1;
-        state = next;
     }
-    sum / n.max(1) as f64
-}
-
-/// The same through quill-core (int8 or float path): the numbers `quill export` and `quill eval` report.
-pub fn core_loss(
-    model: &Model<'_>,
-    float: bool,
-    tokens: &[u32],
-    ends: &[bool],
-    reset_at_ends: bool,
-) -> Result<f64> {
-    let mut g: Box<Generator<1024, 4, 8>> = Box::new(if float {
-        Generator::new_float(model, SamplerConfig::GREEDY, 0)?
-    } else {
-        Generator::new(model, SamplerConfig::GREEDY, 0)?
-    });
-    let mut logits = vec![0f32; model.hyper().vocab as usize];
-    let (mut sum, mut n) = (0.0, 0usize);
-    for i in 0..tokens.len().saturating_sub(1) {
-        if reset_at_ends && ends[i] {
-            g.reset();
-            continue;
-        }
-        g.feed(tokens[i]);
-        g.logits(&mut logits)?;
-        sum += nll(&logits, tokens[i + 1]);
-        n += 1;
-    }
-    Ok(sum / n.max(1) as f64)
-}
-
-/// -log softmax(logits)[target], in f64.
-pub fn nll(logits: &[f32], target: u32) -> f64 {
-    let m = logits.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
-    let lse = logits
-        .iter()
-        .map(|&l| (l as f64 - m).exp())
-        .sum::<f64>()
-        .ln()
-        + m;
-    lse - logits.get(target as usize).copied().unwrap_or(0.0) as f64
 }

@@ -1,14 +1,30 @@
 //! `quill`: train Embedding-LSTM-Dense text generators with libtorch, export int8 models for `quill-core`,
-//! generate, evaluate and inspect. The binary (`main.rs`) only wires these modules to the command line.
+//! generate, evaluate and inspect. The binary (`main.rs`) only wires [`commands`] to the command line.
+//!
+//! Modules by role, each depending only on those above it:
+//!
+//! * [`atomic`] — atomic file writes; [`corpus`] — files to text; [`vocab`] — vocabulary and encoding;
+//! * [`settings`] — run settings, their one validation, per-epoch metrics; [`data`] — tokens to batches;
+//! * [`dataset`] — corpus to tokens (cleaning with quill-core's normalizer, `--max-sentences`);
+//! * [`net`] — the libtorch network and its one-step logits; [`adam`] — the optimizer;
+//! * [`checkpoint`] — save, load, resolve a run folder; [`source`] — what a path on the command line names;
+//! * [`perplexity`] — loss through libtorch and through quill-core; [`export`] — checkpoint to model file;
+//! * [`plot`] — the loss curve; [`train`] — the training loop; [`generate`] — text through either engine;
+//! * [`commands`] — one file per subcommand.
 
 pub mod adam;
+pub mod atomic;
 pub mod checkpoint;
-pub mod clean;
 pub mod commands;
 pub mod corpus;
 pub mod data;
+pub mod dataset;
 pub mod export;
+pub mod generate;
 pub mod net;
+pub mod perplexity;
 pub mod plot;
+pub mod settings;
+pub mod source;
 pub mod train;
 pub mod vocab;

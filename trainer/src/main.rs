@@ -1,7 +1,7 @@
-//! `quill`: train, export, generate, evaluate, inspect. Each subcommand lives in `commands.rs`.
+//! `quill`: train, export, generate, evaluate, inspect. Each subcommand lives in `commands/<name>.rs`.
 
 use clap::{Parser, Subcommand};
-use quill_trainer::commands;
+use quill_trainer::commands::{eval, export, generate, inspect, train};
 
 /// Train small LSTM text generators with libtorch and run them int8-quantized through quill-core.
 #[derive(Parser, Debug)]
@@ -14,23 +14,23 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Train on text files (checkpoints, metrics.jsonl and loss.png in --out).
-    Train(commands::TrainArgs),
+    Train(train::TrainArgs),
     /// Convert a checkpoint into a quill-core model file (int8 by default) and report its size and accuracy.
-    Export(commands::ExportArgs),
-    /// Generate text from a model file through quill-core (or a checkpoint with --float).
-    Generate(commands::GenerateArgs),
+    Export(export::ExportArgs),
+    /// Generate text from a model file or run folder through quill-core (or a checkpoint with --float).
+    Generate(generate::GenerateArgs),
     /// Perplexity and accuracy of a model file or checkpoint on text files.
-    Eval(commands::EvalArgs),
+    Eval(eval::EvalArgs),
     /// Show a model file's or checkpoint's header, dimensions and sizes.
-    Inspect(commands::InspectArgs),
+    Inspect(inspect::InspectArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Train(a) => commands::train(&a),
-        Command::Export(a) => commands::export(&a),
-        Command::Generate(a) => commands::generate(&a),
-        Command::Eval(a) => commands::eval(&a),
-        Command::Inspect(a) => commands::inspect(&a),
+        Command::Train(a) => train::run(&a),
+        Command::Export(a) => export::run(&a),
+        Command::Generate(a) => generate::run(&a),
+        Command::Eval(a) => eval::run(&a),
+        Command::Inspect(a) => inspect::run(&a),
     }
 }

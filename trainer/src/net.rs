@@ -1,8 +1,10 @@
 //! The libtorch model: Embedding(V, E) → LSTM(E, H) × layers → Dense(H, V), optionally tied.
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use tch::nn::{self, Init, RNN};
 use tch::{Device, Kind, Tensor};
+
+use crate::settings::TrainSettings;
 
 /// Model dimensions and regularization.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -36,16 +38,30 @@ pub struct Net {
 /// LSTM state `(h, c)`, each (layers, B, H).
 pub type State = nn::LSTMState;
 
-impl Net {
-    /// A freshly initialized network (uses libtorch's global RNG: call `tch::manual_seed` first).
-    pub fn new(cfg: NetConfig, device: Device) -> Result<Self> {
-        if cfg.tie && cfg.embed != cfg.hidden {
-            bail!(
-                "--tie needs --embed equal to --hidden (got {} and {})",
-                cfg.embed,
-                cfg.hidden
-            );
+impl NetConfig {
+    /// The network `settings` ask for, over a vocabulary of `vocab` tokens.
+    pub fn from_settings(s: &TrainSettings, vocab: usize) -> Self {
+        Self {
+            vocab: vocab as i64,
+            embed: s.embed,
+            hidden: s.hidden,
+            layers: s.layers,
+            dropout: s.dropout,
+            tie: s.tie,
         }
+    }
+}
+
+/// The state cut off from the graph of the window that produced it (truncated BPTT).
+pub fn detach(state: &State) -> State {
+    let (h, c) = &state.0;
+    nn::LSTMState((h.detach(), c.detach()))
+}
+
+impl Net {
+    /// A freshly initialized network (uses libtorch's global RNG: call `tch::manual_seed` first). `cfg` comes from
+    /// validated settings ([`TrainSettings::validate`]): a tied net has E = H.
+    pub fn new(cfg: NetConfig, device: Device) -> Self {
         let vs = nn::VarStore::new(device);
         let root = vs.root();
         let emb = (&root / "emb").var(
@@ -72,14 +88,14 @@ impl Net {
         });
         let dense_bias =
             (&root / "dense").var("bias", &[cfg.vocab], Init::Uniform { lo: -k, up: k });
-        Ok(Self {
+        Self {
             vs,
             emb,
             lstm,
             dense,
             dense_bias,
             cfg,
-        })
+        }
     }
 
     /// Zero state for a batch of `b` sequences.
@@ -93,7 +109,28 @@ impl Net {
         let (out, state) = self.lstm.seq_init(&x, state);
         let out = out.dropout(self.cfg.dropout, train);
         let w = self.dense.as_ref().unwrap_or(&self.emb);
-        (out.matmul(&w.tr()) + &self.dense_bias, state)
+        // One fused addmm, as torch.nn.Linear.
+        (out.linear(w, Some(&self.dense_bias)), state)
+    }
+
+    /// Logits (V) after feeding one `token` from `state`, and the next state: the step-by-step view that
+    /// `generate --float` and the export-time perplexity use.
+    pub fn step_logits(&self, state: &State, token: u32) -> Result<(Vec<f32>, State)> {
+        tch::no_grad(|| {
+            let xs = Tensor::from_slice(&[i64::from(token)])
+                .reshape([1, 1])
+                .to_device(self.vs.device());
+            let (logits, next) = self.forward(&xs, state, false);
+            let v = Vec::<f32>::try_from(logits.reshape([-1]).to_device(Device::Cpu))?;
+            Ok((v, next))
+        })
+    }
+
+    /// The dense bias (V): the logits of the zero state, where quill-core starts an empty prompt.
+    pub fn dense_bias(&self) -> Result<Vec<f32>> {
+        Ok(Vec::<f32>::try_from(
+            self.dense_bias.to_device(Device::Cpu).to_kind(Kind::Float),
+        )?)
     }
 
     /// Parameters by name, sorted (a stable order for the optimizer and checkpoints).
@@ -112,18 +149,14 @@ impl Net {
     }
 }
 
-/// Mean cross-entropy (ignoring targets of -100) and the number of correct argmax predictions and of targets.
-pub fn loss_and_accuracy(logits: &Tensor, targets: &Tensor) -> (Tensor, i64, i64) {
+/// Mean cross-entropy over the targets that are not -100, and the number of correct argmax predictions, both as
+/// device scalars: the training loop adds them up on the device and reads them back only now and then, so a step
+/// never waits for the host.
+pub fn loss_and_correct(logits: &Tensor, targets: &Tensor) -> (Tensor, Tensor) {
     let v = logits.size().last().copied().unwrap_or(1);
     let flat = logits.reshape([-1, v]);
     let t = targets.reshape([-1]);
     let loss = flat.cross_entropy_loss::<Tensor>(&t, None, tch::Reduction::Mean, -100, 0.0);
-    let mask = t.ne(-100);
-    let correct = flat
-        .argmax(-1, false)
-        .eq_tensor(&t)
-        .logical_and(&mask)
-        .sum(Kind::Int64)
-        .int64_value(&[]);
-    (loss, correct, mask.sum(Kind::Int64).int64_value(&[]))
+    let correct = tch::no_grad(|| flat.argmax(-1, false).eq_tensor(&t).sum(Kind::Int64));
+    (loss, correct)
 }

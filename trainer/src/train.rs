@@ -1,165 +1,27 @@
 //! The training loop: epochs, validation, checkpoints, early stopping, Ctrl-C, NaN guard, progress, metrics.
+//!
+//! A step never waits for the host: loss and accuracy add up on the device and are read back once per
+//! [`CURVE_POINTS`]-th of an epoch (for the progress line, the NaN guard and the loss curve).
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context as _, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use quill_core::{Level, Profile};
-use tch::{Device, Tensor};
+use tch::{Device, Kind, Tensor};
 
 use crate::adam::Adam;
 use crate::checkpoint::{self, Meta};
-use crate::corpus::{self, Encoding};
-use crate::data::{self, Context};
-use crate::net::{loss_and_accuracy, Net, NetConfig};
-use crate::vocab::{Encoded, Vocabulary};
-use crate::{clean, plot};
-
-/// Everything `quill train` was asked to do (stored in checkpoints so `--resume` needs only the folder).
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct TrainSettings {
-    /// Corpus files, folders or globs.
-    pub corpus: Vec<String>,
-    /// Corpus encoding.
-    pub encoding: Encoding,
-    /// Cleaning profile.
-    pub profile: Profile,
-    /// Token level.
-    pub level: Level,
-    /// Most tokens in the vocabulary (special tokens included).
-    pub max_vocab: usize,
-    /// Least count for a token to enter the vocabulary.
-    pub min_count: usize,
-    /// Keep only the first N sentences (0 = all).
-    pub max_sentences: usize,
-    /// Keep only the first N tokens (0 = all).
-    pub max_tokens: usize,
-    /// Context mode.
-    pub context: Context,
-    /// Tokens per training sequence (BPTT window or longest sentence piece).
-    pub seq_len: usize,
-    /// Sequences per batch.
-    pub batch: usize,
-    /// Epochs in total.
-    pub epochs: usize,
-    /// Adam learning rate.
-    pub lr: f64,
-    /// Gradient-norm clip (0 = off).
-    pub clip: f64,
-    /// Stop after this many epochs without a better validation loss (0 = never).
-    pub patience: usize,
-    /// Seed of every random choice (initialization, dropout, shuffling).
-    pub seed: u64,
-    /// Fraction of the corpus (from the end) held out for validation.
-    pub val_split: f64,
-    /// Network shape.
-    pub embed: i64,
-    /// Hidden width.
-    pub hidden: i64,
-    /// LSTM layers.
-    pub layers: i64,
-    /// Dropout.
-    pub dropout: f64,
-    /// Tie embedding and dense weights.
-    pub tie: bool,
-}
-
-/// One epoch's numbers (also a line of `metrics.jsonl`).
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct EpochMetrics {
-    /// 1-based epoch.
-    pub epoch: usize,
-    /// Mean training cross-entropy (nats/token).
-    pub train_loss: f64,
-    /// Training next-token accuracy.
-    pub train_acc: f64,
-    /// Validation cross-entropy.
-    pub val_loss: f64,
-    /// Validation accuracy.
-    pub val_acc: f64,
-    /// exp(val_loss).
-    pub val_ppl: f64,
-    /// Training tokens per second.
-    pub tokens_per_s: f64,
-    /// Seconds for the epoch (training and validation).
-    pub seconds: f64,
-}
-
-/// Picks the device: `auto` uses CUDA when libtorch sees a GPU.
-pub fn device(name: &str) -> Result<Device> {
-    match name {
-        "auto" => Ok(Device::cuda_if_available()),
-        "cpu" => Ok(Device::Cpu),
-        "cuda" if tch::Cuda::is_available() => Ok(Device::Cuda(0)),
-        "cuda" => bail!("--device cuda: libtorch sees no CUDA GPU here; use --device cpu or auto"),
-        other => bail!("unknown device {other}; use auto, cpu or cuda"),
-    }
-}
-
-/// Reads, cleans and encodes the corpus of `s` with `vocab` (built here when `None`).
-pub fn prepare(s: &TrainSettings, vocab: Option<Vocabulary>) -> Result<(Vocabulary, Encoded)> {
-    let files = corpus::expand(&s.corpus)?;
-    let raw = corpus::read_all(&files, s.encoding)?;
-    let mut text = clean::clean(s.profile, &raw);
-    if s.max_sentences > 0 {
-        let mut count = 0;
-        let mut cut = text.len();
-        quill_core::text::pieces(s.level, s.profile, &text, |p| {
-            if p.sentence_end && count <= s.max_sentences {
-                count += 1;
-                if count == s.max_sentences {
-                    cut = p.text.as_ptr() as usize - text.as_ptr() as usize + p.text.len();
-                }
-            }
-        });
-        text.truncate(cut);
-    }
-    let vocab = match vocab {
-        Some(v) => v,
-        None => Vocabulary::build(&text, s.level, s.profile, s.max_vocab, s.min_count)?,
-    };
-    let mut enc = vocab.encode(&text);
-    if s.max_tokens > 0 && enc.ids.len() > s.max_tokens {
-        enc.ids.truncate(s.max_tokens);
-        enc.sentence_end.truncate(s.max_tokens);
-    }
-    let min = 64.max(4 * s.seq_len);
-    if enc.ids.len() < min {
-        bail!(
-            "the corpus is too small: {} tokens after cleaning ({} files); need at least {min}. Add text or lower --seq-len",
-            enc.ids.len(),
-            files.len()
-        );
-    }
-    Ok((vocab, enc))
-}
-
-/// Mean loss and accuracy of `net` over `enc` (no gradients).
-pub fn evaluate(net: &Net, enc: &Encoded, s: &TrainSettings, device: Device) -> (f64, f64) {
-    tch::no_grad(|| {
-        let batches = data::batches(enc, s.context, s.batch, s.seq_len, 0, false, device);
-        let (mut loss_sum, mut correct, mut count) = (0.0, 0i64, 0i64);
-        let mut state = None;
-        for b in &batches {
-            let st = match (&state, b.carry) {
-                (Some(st), true) => st,
-                _ => &net.zero_state(b.xs.size()[0]),
-            };
-            let (logits, next) = net.forward(&b.xs, st, false);
-            let (loss, c, n) = loss_and_accuracy(&logits, &b.ys);
-            loss_sum += loss.double_value(&[]) * n as f64;
-            correct += c;
-            count += n;
-            state = Some(next);
-        }
-        let n = count.max(1) as f64;
-        (loss_sum / n, correct as f64 / n)
-    })
-}
+use crate::data::{self, Batch};
+use crate::dataset;
+use crate::net::{detach, loss_and_correct, Net, NetConfig, State};
+use crate::perplexity::evaluate;
+use crate::plot;
+use crate::settings::{self, EpochMetrics, TrainSettings, CURVE_POINTS};
+use crate::vocab::Encoded;
 
 /// Options that are not stored in the checkpoint.
 pub struct RunOptions {
@@ -183,62 +45,80 @@ pub struct Outcome {
     pub history: Vec<EpochMetrics>,
 }
 
-fn detach(st: &crate::net::State) -> crate::net::State {
-    let (h, c) = &st.0;
-    tch::nn::LSTMState((h.detach(), c.detach()))
+/// A run in memory: what the checkpoint holds plus the data.
+struct Run {
+    meta: Meta,
+    net: Net,
+    adam: Adam,
+    train: Encoded,
+    val: Encoded,
 }
 
-/// Trains (or resumes) a run.
-pub fn run(settings: TrainSettings, opts: &RunOptions) -> Result<Outcome> {
-    let device = device(&opts.device)?;
-    let (last_path, best_path) = checkpoint::paths(&opts.out);
-    let (mut meta, net, mut adam, train, val) = if opts.resume {
-        let ck = checkpoint::load(&last_path, device).with_context(|| {
-            format!("--resume needs {} from an earlier run", last_path.display())
-        })?;
+/// A fresh run from `settings`, or the run in `out/last.ckpt` (`--epochs` raised to `settings.epochs`).
+fn start(settings: &TrainSettings, opts: &RunOptions, device: Device) -> Result<Run> {
+    if opts.resume {
+        let (last, _) = checkpoint::paths(&opts.out);
+        let ck = checkpoint::load(&last, device)
+            .with_context(|| format!("--resume needs {} from an earlier run", last.display()))?;
         let mut s = ck.meta.settings.clone();
         s.epochs = settings.epochs.max(s.epochs);
-        let (_, enc) = prepare(&s, Some(ck.meta.vocab.clone()))?;
+        let (_, enc) = dataset::prepare(&s, Some(ck.meta.vocab.clone()))?;
         let (train, val) = data::split(&enc, s.val_split);
         let meta = Meta {
             settings: s,
             interrupted: false,
             ..ck.meta
         };
-        (meta, ck.net, ck.adam, train, val)
-    } else {
-        let (vocab, enc) = prepare(&settings, None)?;
-        let (train, val) = data::split(&enc, settings.val_split);
-        tch::manual_seed(settings.seed as i64);
-        let cfg = NetConfig {
-            vocab: vocab.len() as i64,
-            embed: settings.embed,
-            hidden: settings.hidden,
-            layers: settings.layers,
-            dropout: settings.dropout,
-            tie: settings.tie,
-        };
-        let net = Net::new(cfg, device)?;
-        let adam = Adam::new(&net.named_parameters(), settings.lr);
-        let meta = Meta {
-            version: 1,
-            net: cfg,
-            settings: settings.clone(),
-            vocab,
-            epochs_done: 0,
-            best_val: None,
-            history: Vec::new(),
-            interrupted: false,
-        };
-        (meta, net, adam, train, val)
+        return Ok(Run {
+            meta,
+            net: ck.net,
+            adam: ck.adam,
+            train,
+            val,
+        });
+    }
+    let (vocab, enc) = dataset::prepare(settings, None)?;
+    let (train, val) = data::split(&enc, settings.val_split);
+    tch::manual_seed(settings.seed as i64);
+    let cfg = NetConfig::from_settings(settings, vocab.len());
+    let net = Net::new(cfg, device);
+    let adam = Adam::new(&net.named_parameters(), settings.lr);
+    let meta = Meta {
+        version: checkpoint::VERSION,
+        net: cfg,
+        settings: settings.clone(),
+        vocab,
+        epochs_done: 0,
+        best_val: None,
+        history: Vec::new(),
+        interrupted: false,
     };
+    Ok(Run {
+        meta,
+        net,
+        adam,
+        train,
+        val,
+    })
+}
+
+/// Trains (or resumes) a run. `settings` must have passed [`TrainSettings::validate`].
+pub fn run(settings: TrainSettings, opts: &RunOptions) -> Result<Outcome> {
+    let device = settings::device(&opts.device)?;
+    let Run {
+        mut meta,
+        net,
+        mut adam,
+        train,
+        val,
+    } = start(&settings, opts, device)?;
     if val.ids.len() < 2 {
         bail!("the validation split is empty; raise --val-split or add text");
     }
     std::fs::create_dir_all(&opts.out)
         .with_context(|| format!("creating {}", opts.out.display()))?;
+    let (last_path, best_path) = checkpoint::paths(&opts.out);
     let s = meta.settings.clone();
-    let params = net.named_parameters();
     let keep = val.ids.len().min(50_000);
     let (val_tokens, val_ends) = (&val.ids[..keep], &val.sentence_end[..keep]);
     if !opts.json {
@@ -271,12 +151,15 @@ pub fn run(settings: TrainSettings, opts: &RunOptions) -> Result<Outcome> {
             true,
             device,
         );
-        let total: i64 = batches.iter().map(data::targets).sum();
-        let bar = progress(total as u64, epoch, s.epochs, opts.json);
-        let (mut loss_sum, mut correct, mut count) = (0.0, 0i64, 0i64);
-        let mut state: Option<crate::net::State> = None;
-        for b in &batches {
-            if opts.interrupt.load(Ordering::SeqCst) {
+        let bar = progress(
+            batches.iter().map(|b| b.targets as u64).sum(),
+            epoch,
+            s.epochs,
+            opts.json,
+        );
+        let trained = match train_epoch(&net, &mut adam, &batches, &s, &bar, &opts.interrupt) {
+            Ok(t) => t,
+            Err(Stop::Interrupted) => {
                 bar.abandon();
                 meta.interrupted = true;
                 checkpoint::save(&last_path, &meta, &net, &adam, val_tokens, val_ends)?;
@@ -288,14 +171,7 @@ pub fn run(settings: TrainSettings, opts: &RunOptions) -> Result<Outcome> {
                     opts.out.display()
                 );
             }
-            let st = match (&state, b.carry) {
-                (Some(st), true) => detach(st),
-                _ => net.zero_state(b.xs.size()[0]),
-            };
-            let (logits, next) = net.forward(&b.xs, &st, true);
-            let (loss, c, n) = loss_and_accuracy(&logits, &b.ys);
-            let lv = loss.double_value(&[]);
-            if !lv.is_finite() {
+            Err(Stop::NonFinite(lv)) => {
                 bar.abandon();
                 bail!(
                     "training loss became {lv} in epoch {epoch}; stopped. The last good checkpoint is {} — \
@@ -303,28 +179,20 @@ pub fn run(settings: TrainSettings, opts: &RunOptions) -> Result<Outcome> {
                     last_path.display()
                 );
             }
-            loss.backward();
-            Adam::clip_grad_norm(&params, s.clip);
-            adam.step(&params);
-            loss_sum += lv * n as f64;
-            correct += c;
-            count += n;
-            state = Some(next);
-            bar.inc(n as u64);
-            bar.set_message(format!("loss {:.3}", loss_sum / count.max(1) as f64));
-        }
+        };
         bar.finish_and_clear();
         let train_secs = started.elapsed().as_secs_f64();
-        let (val_loss, val_acc) = evaluate(&net, &val, &s, device);
+        let (val_loss, val_acc) = evaluate(&net, &val, s.context, s.batch, s.seq_len, device);
         let m = EpochMetrics {
             epoch,
-            train_loss: loss_sum / count.max(1) as f64,
-            train_acc: correct as f64 / count.max(1) as f64,
+            train_loss: trained.loss,
+            train_acc: trained.acc,
             val_loss,
             val_acc,
             val_ppl: val_loss.exp(),
-            tokens_per_s: count as f64 / train_secs.max(1e-9),
+            tokens_per_s: trained.targets as f64 / train_secs.max(1e-9),
             seconds: started.elapsed().as_secs_f64(),
+            train_curve: trained.curve,
         };
         writeln!(metrics_file, "{}", serde_json::to_string(&m)?)?;
         if opts.json {
@@ -361,6 +229,80 @@ pub fn run(settings: TrainSettings, opts: &RunOptions) -> Result<Outcome> {
     })
 }
 
+/// Why an epoch stopped early.
+enum Stop {
+    /// Ctrl-C.
+    Interrupted,
+    /// The loss became NaN or infinite (its value).
+    NonFinite(f64),
+}
+
+/// What one epoch of training measured.
+struct Trained {
+    loss: f64,
+    acc: f64,
+    targets: i64,
+    curve: Vec<f32>,
+}
+
+/// One pass over `batches`: forward, loss, backward, clip, Adam. Loss and correct counts add up on the device;
+/// they are read once per run of `steps / CURVE_POINTS` steps, which makes the curve, feeds the progress line and
+/// checks for NaN.
+fn train_epoch(
+    net: &Net,
+    adam: &mut Adam,
+    batches: &[Batch],
+    s: &TrainSettings,
+    bar: &ProgressBar,
+    interrupt: &AtomicBool,
+) -> Result<Trained, Stop> {
+    let params = net.named_parameters();
+    let device = net.vs.device();
+    let zero = || Tensor::zeros([], (Kind::Double, device));
+    let chunk = batches.len().div_ceil(CURVE_POINTS).max(1);
+    let (mut run_loss, mut correct) = (zero(), zero());
+    let (mut run_targets, mut total_loss, mut targets) = (0i64, 0.0, 0i64);
+    let mut curve = Vec::new();
+    let mut state: Option<State> = None;
+    for (i, b) in batches.iter().enumerate() {
+        if interrupt.load(Ordering::SeqCst) {
+            return Err(Stop::Interrupted);
+        }
+        let st = match (&state, b.carry) {
+            (Some(st), true) => detach(st),
+            _ => net.zero_state(b.xs.size()[0]),
+        };
+        let (logits, next) = net.forward(&b.xs, &st, true);
+        let (loss, c) = loss_and_correct(&logits, &b.ys);
+        loss.backward();
+        Adam::clip_grad_norm(&params, s.clip);
+        adam.step(&params);
+        run_loss += loss.detach().to_kind(Kind::Double) * b.targets as f64;
+        correct += c;
+        run_targets += b.targets;
+        state = Some(next);
+        bar.inc(b.targets as u64);
+        if (i + 1) % chunk == 0 || i + 1 == batches.len() {
+            let sum = run_loss.double_value(&[]);
+            if !sum.is_finite() {
+                return Err(Stop::NonFinite(sum));
+            }
+            curve.push((sum / run_targets.max(1) as f64) as f32);
+            total_loss += sum;
+            targets += run_targets;
+            (run_loss, run_targets) = (zero(), 0);
+            bar.set_message(format!("loss {:.3}", total_loss / targets.max(1) as f64));
+        }
+    }
+    let n = targets.max(1) as f64;
+    Ok(Trained {
+        loss: total_loss / n,
+        acc: correct.double_value(&[]) / n,
+        targets,
+        curve,
+    })
+}
+
 fn progress(total: u64, epoch: usize, epochs: usize, hidden: bool) -> ProgressBar {
     if hidden {
         return ProgressBar::hidden();
@@ -374,30 +316,4 @@ fn progress(total: u64, epoch: usize, epochs: usize, hidden: bool) -> ProgressBa
     bar.set_style(style);
     bar.set_prefix(format!("{epoch}/{epochs}"));
     bar
-}
-
-/// Loads the tensors of a checkpoint path or the best checkpoint of a run folder.
-pub fn resolve_checkpoint(path: &Path) -> PathBuf {
-    if path.is_dir() {
-        checkpoint::paths(path).1
-    } else {
-        path.to_path_buf()
-    }
-}
-
-/// Logits of a checkpoint for a token sequence run one step at a time with carried state (tests and `--float`).
-pub fn step_logits(
-    net: &Net,
-    state: &crate::net::State,
-    token: u32,
-) -> (Vec<f32>, crate::net::State) {
-    tch::no_grad(|| {
-        let xs = Tensor::from_slice(&[i64::from(token)])
-            .reshape([1, 1])
-            .to_device(net.vs.device());
-        let (logits, next) = net.forward(&xs, state, false);
-        let v =
-            Vec::<f32>::try_from(logits.reshape([-1]).to_device(Device::Cpu)).unwrap_or_default();
-        (v, next)
-    })
 }

@@ -1,5 +1,6 @@
-//! The trainer's text cleaning, with `regex`: the same passes as `quill_core::text::normalize`, which a property
-//! test checks against this. Classes: word = `[\p{Alphabetic}\p{N}_]` (core: `is_alphanumeric() || '_'`),
+//! The reference cleaning, with `regex`: the seed notebook's pattern and the `default` profile's passes as regular
+//! expressions. Production code (trainer and board) cleans with `quill_core::text::normalize`; `tests/text.rs`
+//! checks it against this and against Python's `re` (golden files). Classes: word = `[\p{Alphabetic}\p{N}_]` (core: `is_alphanumeric() || '_'`),
 //! space = `[\s\x1C-\x1F]` (core: `is_whitespace()` or U+001C..U+001F), both Python's `\w` / `\s`.
 
 use std::sync::LazyLock;

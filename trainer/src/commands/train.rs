@@ -1,0 +1,190 @@
+//! `quill train`.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+use quill_core::{Level, Profile};
+
+use crate::corpus::Encoding;
+use crate::data::Context;
+use crate::settings::TrainSettings;
+use crate::train::{self, RunOptions};
+
+/// Cleaning profile names on the command line.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ProfileArg {
+    /// The seed notebook's regex, exactly.
+    Seed,
+    /// A writer's cleaning: punctuation as tokens, quotes/dashes normalized, hyphenation joined.
+    Default,
+}
+
+/// Token level names on the command line.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LevelArg {
+    /// Words and punctuation marks.
+    Word,
+    /// Characters.
+    Char,
+}
+
+/// `quill train` flags.
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Corpus: text files, folders (every .txt below) or quoted globs.
+    #[arg(required_unless_present = "resume")]
+    pub corpus: Vec<String>,
+    /// Run folder for checkpoints (last.ckpt, best.ckpt), metrics.jsonl and loss.png.
+    #[arg(long, default_value = "runs/default")]
+    pub out: PathBuf,
+    /// Continue the run in --out from its last completed epoch (same data, settings and seed).
+    #[arg(long)]
+    pub resume: bool,
+    /// How corpus bytes are decoded.
+    #[arg(long, value_enum, default_value_t = Encoding::Utf8)]
+    pub encoding: Encoding,
+    /// Cleaning profile.
+    #[arg(long, value_enum, default_value_t = ProfileArg::Default)]
+    pub profile: ProfileArg,
+    /// Token level.
+    #[arg(long, value_enum, default_value_t = LevelArg::Word)]
+    pub level: LevelArg,
+    /// Most tokens in the vocabulary, <unk> included.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_vocab: usize,
+    /// Least occurrences for a token to enter the vocabulary.
+    #[arg(long, default_value_t = 1)]
+    pub min_count: usize,
+    /// Keep only the first N sentences (the seed kept 10,000; `seed` counts them as Python's split('.')); 0 keeps all.
+    #[arg(long, default_value_t = 0)]
+    pub max_sentences: usize,
+    /// Keep only the first N tokens; 0 keeps all.
+    #[arg(long, default_value_t = 0)]
+    pub max_tokens: usize,
+    /// Context: reset state at each sentence (as the seed), or one stream with carried state.
+    #[arg(long, value_enum, default_value_t = Context::Stream)]
+    pub context: Context,
+    /// Tokens per training sequence (BPTT window, or longest sentence piece).
+    #[arg(long, default_value_t = 35)]
+    pub seq_len: usize,
+    /// Sequences per batch.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Embedding width E.
+    #[arg(long, default_value_t = 100)]
+    pub embed: i64,
+    /// LSTM hidden width H.
+    #[arg(long, default_value_t = 150)]
+    pub hidden: i64,
+    /// Stacked LSTM layers (quill-core runs up to 4).
+    #[arg(long, default_value_t = 1)]
+    pub layers: i64,
+    /// Dropout on the embedding and LSTM outputs while training.
+    #[arg(long, default_value_t = 0.2)]
+    pub dropout: f64,
+    /// Tie the dense weights to the embedding (needs --embed = --hidden; halves the big matrices).
+    #[arg(long)]
+    pub tie: bool,
+    /// Epochs (with --resume: the new total).
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 0.003)]
+    pub lr: f64,
+    /// Clip the gradients' global L2 norm to this; 0 turns it off.
+    #[arg(long, default_value_t = 1.0)]
+    pub clip: f64,
+    /// Early stopping: stop after this many epochs without a better validation loss; 0 never stops early.
+    #[arg(long, default_value_t = 2)]
+    pub patience: usize,
+    /// Seed for initialization, dropout and shuffling: the same seed and data give the same weights on a device.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Fraction of the corpus, from its end, held out for validation (as Keras' validation_split).
+    #[arg(long, default_value_t = 0.2)]
+    pub val_split: f64,
+    /// auto uses CUDA when libtorch sees a GPU; cpu; cuda.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// One JSON object per epoch on stdout (and no progress bar), for scripts.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl TrainArgs {
+    /// The run settings these flags ask for (not yet validated).
+    pub fn settings(&self) -> TrainSettings {
+        TrainSettings {
+            corpus: self.corpus.clone(),
+            encoding: self.encoding,
+            profile: match self.profile {
+                ProfileArg::Seed => Profile::Seed,
+                ProfileArg::Default => Profile::Default,
+            },
+            level: match self.level {
+                LevelArg::Word => Level::Word,
+                LevelArg::Char => Level::Char,
+            },
+            max_vocab: self.max_vocab,
+            min_count: self.min_count,
+            max_sentences: self.max_sentences,
+            max_tokens: self.max_tokens,
+            context: self.context,
+            seq_len: self.seq_len,
+            batch: self.batch,
+            epochs: self.epochs,
+            lr: self.lr,
+            clip: self.clip,
+            patience: self.patience,
+            seed: self.seed,
+            val_split: self.val_split,
+            embed: self.embed,
+            hidden: self.hidden,
+            layers: self.layers,
+            dropout: self.dropout,
+            tie: self.tie,
+        }
+    }
+}
+
+/// Runs `quill train`: validates every setting and the device before any data is read.
+pub fn run(args: &TrainArgs) -> Result<()> {
+    let settings = args.settings();
+    settings.validate()?;
+    crate::settings::device(&args.device)?;
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let flag = interrupt.clone();
+    // Ctrl-C: the loop notices, saves and exits; a second Ctrl-C kills as usual.
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    });
+    let opts = RunOptions {
+        out: args.out.clone(),
+        resume: args.resume,
+        device: args.device.clone(),
+        json: args.json,
+        interrupt,
+    };
+    let outcome = train::run(settings, &opts)?;
+    if !args.json {
+        if let Some(best) = outcome
+            .history
+            .iter()
+            .min_by(|a, b| a.val_loss.total_cmp(&b.val_loss))
+        {
+            eprintln!(
+                "best: epoch {} val ppl {:.1}; checkpoint {}; curve {}",
+                best.epoch,
+                best.val_ppl,
+                outcome.best.display(),
+                args.out.join("loss.png").display()
+            );
+        }
+    }
+    Ok(())
+}

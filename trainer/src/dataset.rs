@@ -1,0 +1,113 @@
+//! Corpus to training tokens: read, clean with quill-core's normalizer (the code the board runs on prompts), keep
+//! the first sentences or tokens asked for, build the vocabulary, encode.
+
+use anyhow::{bail, Result};
+use quill_core::text::normalize;
+use quill_core::Profile;
+
+use crate::corpus;
+use crate::settings::TrainSettings;
+use crate::vocab::{Encoded, Vocabulary};
+
+/// Cleans `text` with `profile`: [`quill_core::text::normalize`], whose passes `tests/src/regex_clean.rs`
+/// re-states with `regex` as the reference (and `tests/fixtures` pins against Python's `re`).
+pub fn clean(profile: Profile, text: &str) -> String {
+    let (mut a, mut b) = (
+        String::with_capacity(text.len()),
+        String::with_capacity(text.len()),
+    );
+    match normalize(profile, text, &mut a, &mut b) {
+        Ok(s) => s.to_string(),
+        // A `String` never refuses a write.
+        Err(_) => String::new(),
+    }
+}
+
+/// The characters that end a sentence in cleaned text of `profile`: `.` for `seed` (the notebook's
+/// `split('.')`), `.`, `!` and `?` for `default`.
+fn ends_sentence(profile: Profile, c: char) -> bool {
+    match profile {
+        Profile::Seed => c == '.',
+        _ => matches!(c, '.' | '!' | '?'),
+    }
+}
+
+/// The first `n` sentences of cleaned `text` (all of it when `n` is 0 or the text has fewer): the text up to and
+/// including the `n`-th sentence end. For `seed` this keeps exactly the words of Python's
+/// `text.split('.')[:n]`, empty sentences counted as Python counts them.
+pub fn first_sentences(profile: Profile, text: &str, n: usize) -> &str {
+    if n == 0 {
+        return text;
+    }
+    let cut = text
+        .char_indices()
+        .filter(|&(_, c)| ends_sentence(profile, c))
+        .nth(n - 1)
+        .map_or(text.len(), |(i, c)| i + c.len_utf8());
+    &text[..cut]
+}
+
+/// Cleans raw corpus text, keeps `--max-sentences`, builds the vocabulary (unless given, as on `--resume`) and
+/// encodes, keeping `--max-tokens`.
+pub fn encode_text(
+    s: &TrainSettings,
+    raw: &str,
+    vocab: Option<Vocabulary>,
+) -> Result<(Vocabulary, Encoded)> {
+    let cleaned = clean(s.profile, raw);
+    let text = first_sentences(s.profile, &cleaned, s.max_sentences);
+    let vocab = match vocab {
+        Some(v) => v,
+        None => Vocabulary::build(text, s.level, s.profile, s.max_vocab, s.min_count)?,
+    };
+    let mut enc = vocab.encode(text);
+    if s.max_tokens > 0 && enc.ids.len() > s.max_tokens {
+        enc.ids.truncate(s.max_tokens);
+        enc.sentence_end.truncate(s.max_tokens);
+    }
+    Ok((vocab, enc))
+}
+
+/// Reads the corpus of `s` and encodes it ([`encode_text`]); refuses a corpus too small to train on.
+pub fn prepare(s: &TrainSettings, vocab: Option<Vocabulary>) -> Result<(Vocabulary, Encoded)> {
+    let files = corpus::expand(&s.corpus)?;
+    let raw = corpus::read_all(&files, s.encoding)?;
+    let (vocab, enc) = encode_text(s, &raw, vocab)?;
+    let min = 64.max(4 * s.seq_len);
+    if enc.ids.len() < min {
+        bail!(
+            "the corpus is too small: {} tokens after cleaning ({} files); need at least {min}. Add text or lower --seq-len",
+            enc.ids.len(),
+            files.len()
+        );
+    }
+    Ok((vocab, enc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_sentences;
+    use quill_core::Profile;
+
+    #[test]
+    fn first_sentences_counts_ends_as_python_split_does() {
+        let t = "a b. c.. d e. f";
+        assert_eq!(first_sentences(Profile::Seed, t, 1), "a b.");
+        assert_eq!(first_sentences(Profile::Seed, t, 2), "a b. c.");
+        assert_eq!(
+            first_sentences(Profile::Seed, t, 3),
+            "a b. c..",
+            "an empty sentence counts"
+        );
+        assert_eq!(first_sentences(Profile::Seed, t, 9), t);
+        assert_eq!(first_sentences(Profile::Seed, t, 0), t);
+        assert_eq!(
+            first_sentences(Profile::Default, "yes! no? ok. x", 2),
+            "yes! no?"
+        );
+        assert_eq!(
+            first_sentences(Profile::Seed, "yes! no? ok. x", 1),
+            "yes! no? ok."
+        );
+    }
+}

@@ -1,6 +1,10 @@
 //! `quill`: train, export, generate, evaluate, inspect. Each subcommand lives in `commands/<name>.rs`.
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc for every allocation of the process (its `override` feature also replaces `malloc` for libtorch).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use quill_trainer::commands::{eval, export, generate, inspect, train};
 
 /// Train small LSTM text generators with libtorch and run them int8-quantized through quill-core.

@@ -149,14 +149,26 @@ impl Net {
     }
 }
 
-/// Mean cross-entropy over the targets that are not -100, and the number of correct argmax predictions, both as
-/// device scalars: the training loop adds them up on the device and reads them back only now and then, so a step
-/// never waits for the host.
-pub fn loss_and_correct(logits: &Tensor, targets: &Tensor) -> (Tensor, Tensor) {
+/// Mean cross-entropy over the targets that are not -100, as a device scalar (the training loop adds these up on
+/// the device and reads them back only now and then, so a step never waits for the host).
+pub fn loss(logits: &Tensor, targets: &Tensor) -> Tensor {
     let v = logits.size().last().copied().unwrap_or(1);
-    let flat = logits.reshape([-1, v]);
     let t = targets.reshape([-1]);
-    let loss = flat.cross_entropy_loss::<Tensor>(&t, None, tch::Reduction::Mean, -100, 0.0);
-    let correct = tch::no_grad(|| flat.argmax(-1, false).eq_tensor(&t).sum(Kind::Int64));
-    (loss, correct)
+    logits
+        .reshape([-1, v])
+        .cross_entropy_loss::<Tensor>(&t, None, tch::Reduction::Mean, -100, 0.0)
+}
+
+/// Number of targets whose logit is the largest (argmax = target), as a device scalar. One more pass over the
+/// B·T·V logits: validation counts every batch, training samples one batch per hundredth of an epoch.
+pub fn correct(logits: &Tensor, targets: &Tensor) -> Tensor {
+    let v = logits.size().last().copied().unwrap_or(1);
+    let t = targets.reshape([-1]);
+    tch::no_grad(|| {
+        logits
+            .reshape([-1, v])
+            .argmax(-1, false)
+            .eq_tensor(&t)
+            .sum(Kind::Int64)
+    })
 }

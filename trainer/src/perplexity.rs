@@ -7,7 +7,7 @@ use quill_core::{Generator, Model, SamplerConfig};
 use tch::{Device, Tensor};
 
 use crate::data::{self, Context};
-use crate::net::{loss_and_correct, Net};
+use crate::net::{correct as correct_of, loss as loss_of, Net};
 use crate::vocab::Encoded;
 
 /// Mean cross-entropy (nats/token) and accuracy of `net` over `enc`, in batches of `batch` × `seq_len` with
@@ -31,9 +31,8 @@ pub fn evaluate(
                 _ => &net.zero_state(b.xs.size()[0]),
             };
             let (logits, next) = net.forward(&b.xs, st, false);
-            let (loss, c) = loss_and_correct(&logits, &b.ys);
-            loss_sum += loss.to_kind(tch::Kind::Double) * b.targets as f64;
-            correct += c;
+            loss_sum += loss_of(&logits, &b.ys).to_kind(tch::Kind::Double) * b.targets as f64;
+            correct += correct_of(&logits, &b.ys);
             count += b.targets;
             state = Some(next);
         }

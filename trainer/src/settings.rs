@@ -126,7 +126,7 @@ pub struct EpochMetrics {
     pub epoch: usize,
     /// Mean training cross-entropy (nats/token).
     pub train_loss: f64,
-    /// Training next-token accuracy.
+    /// Training next-token accuracy, counted on the last batch of each hundredth of the epoch.
     pub train_acc: f64,
     /// Validation cross-entropy.
     pub val_loss: f64,

@@ -17,7 +17,7 @@ use crate::adam::Adam;
 use crate::checkpoint::{self, Meta};
 use crate::data::{self, Batch};
 use crate::dataset;
-use crate::net::{detach, loss_and_correct, Net, NetConfig, State};
+use crate::net::{correct as correct_of, detach, loss as loss_of, Net, NetConfig, State};
 use crate::perplexity::evaluate;
 use crate::plot;
 use crate::settings::{self, EpochMetrics, TrainSettings, CURVE_POINTS};
@@ -245,9 +245,10 @@ struct Trained {
     curve: Vec<f32>,
 }
 
-/// One pass over `batches`: forward, loss, backward, clip, Adam. Loss and correct counts add up on the device;
-/// they are read once per run of `steps / CURVE_POINTS` steps, which makes the curve, feeds the progress line and
-/// checks for NaN.
+/// One pass over `batches`: forward, loss, backward, clip, Adam. The loss adds up on the device and is read once
+/// per run of `steps / CURVE_POINTS` steps, which makes the curve, feeds the progress line and checks for NaN;
+/// the training accuracy is counted on the last batch of each such run (an argmax over every batch's logits
+/// would cost a few percent of the step).
 fn train_epoch(
     net: &Net,
     adam: &mut Adam,
@@ -260,7 +261,7 @@ fn train_epoch(
     let device = net.vs.device();
     let zero = || Tensor::zeros([], (Kind::Double, device));
     let chunk = batches.len().div_ceil(CURVE_POINTS).max(1);
-    let (mut run_loss, mut correct) = (zero(), zero());
+    let (mut run_loss, mut correct, mut sampled) = (zero(), zero(), 0i64);
     let (mut run_targets, mut total_loss, mut targets) = (0i64, 0.0, 0i64);
     let mut curve = Vec::new();
     let mut state: Option<State> = None;
@@ -273,16 +274,20 @@ fn train_epoch(
             _ => net.zero_state(b.xs.size()[0]),
         };
         let (logits, next) = net.forward(&b.xs, &st, true);
-        let (loss, c) = loss_and_correct(&logits, &b.ys);
+        let loss = loss_of(&logits, &b.ys);
+        let curve_point = (i + 1) % chunk == 0 || i + 1 == batches.len();
+        if curve_point {
+            correct += correct_of(&logits, &b.ys);
+            sampled += b.targets;
+        }
         loss.backward();
         Adam::clip_grad_norm(&params, s.clip);
         adam.step(&params);
         run_loss += loss.detach().to_kind(Kind::Double) * b.targets as f64;
-        correct += c;
         run_targets += b.targets;
         state = Some(next);
         bar.inc(b.targets as u64);
-        if (i + 1) % chunk == 0 || i + 1 == batches.len() {
+        if curve_point {
             let sum = run_loss.double_value(&[]);
             if !sum.is_finite() {
                 return Err(Stop::NonFinite(sum));
@@ -297,7 +302,7 @@ fn train_epoch(
     let n = targets.max(1) as f64;
     Ok(Trained {
         loss: total_loss / n,
-        acc: correct.double_value(&[]) / n,
+        acc: correct.double_value(&[]) / sampled.max(1) as f64,
         targets,
         curve,
     })

@@ -121,6 +121,14 @@ impl Env {
         c
     }
 
+    /// The Python that has torch: the venv's, or `python3` on the PATH with a user's own `LIBTORCH`.
+    pub fn python(&self) -> Command {
+        match &self.venv_bin {
+            Some(bin) => Command::new(bin.join("python3")),
+            None => Command::new("python3"),
+        }
+    }
+
     /// Builds `quill` (release) and returns its path.
     pub fn build_quill(&self) -> Result<PathBuf> {
         run(self

@@ -2,11 +2,12 @@
 //!
 //! * `demo`          set up libtorch, fetch the default corpus, train, export int8, generate samples
 //! * `test`          every check CI runs (fmt, clippy, rustdoc, thumb build, all tests, firmware under QEMU)
-//! * `bench-train`   training throughput (tokens/s) as JSON lines
+//! * `bench-train`   training throughput (tokens/s); `--peer` side by side with PyTorch in Python
 //! * `firmware`      build the Cortex-M4 example and run it under QEMU (`--model PATH`, else a cached board model)
 //! * `fuzz`          coverage-guided fuzzing of model loading and generation on stable Rust (`--seconds N`)
 //! * `setup`         only the libtorch set-up (prints the environment to build `quill-trainer` by hand)
 
+mod bench;
 mod env;
 mod firmware;
 mod fuzz;
@@ -27,12 +28,12 @@ fn main() -> Result<()> {
         }
         "demo" => demo(),
         "test" => test(),
-        "bench-train" => bench_train(),
+        "bench-train" => bench::run_cli(rest),
         "firmware" => firmware::run_cli(rest),
         "fuzz" => fuzz::run_cli(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo|test|bench-train|firmware [--model PATH]|fuzz [--seconds N]|setup>"
+                "usage: cargo xtask <demo|test|bench-train [--peer] [--batch 32,64,256]|firmware [--model PATH]|fuzz [--seconds N]|setup>"
             );
             if job == "help" {
                 Ok(())
@@ -141,37 +142,5 @@ fn test() -> Result<()> {
     fuzz::fuzz(fuzz::TEST_SECONDS)?;
     firmware::test(&env)?;
     println!("xtask test: all checks passed");
-    Ok(())
-}
-
-fn bench_train() -> Result<()> {
-    let env = Env::setup()?;
-    let corpus = env::corpus()?.to_string_lossy().to_string();
-    let quill = env.build_quill()?;
-    let out = std::env::temp_dir().join("quill-bench-train");
-    let _ = std::fs::remove_dir_all(&out);
-    let out = out.to_string_lossy().to_string();
-    let mut args = vec![
-        "train",
-        corpus.as_str(),
-        "--out",
-        out.as_str(),
-        "--json",
-        "--patience",
-        "0",
-    ];
-    args.extend_from_slice(&[
-        "--max-tokens",
-        "300000",
-        "--max-vocab",
-        "10000",
-        "--epochs",
-        "1",
-        "--batch",
-        "64",
-    ]);
-    let device = std::env::var("QUILL_DEVICE").unwrap_or_else(|_| "auto".into());
-    args.extend_from_slice(&["--device", &device]);
-    run(env.command(&quill).args(&args))?;
     Ok(())
 }

@@ -1,0 +1,154 @@
+//! The `quill` binary as a user meets it: flags checked before any work, run folders accepted, prompts echoed
+//! as typed, files that are neither model nor checkpoint named as such.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn quill(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_quill"))
+        .args(args)
+        .output()
+        .expect("run quill")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_string()
+}
+
+fn corpus(dir: &Path) -> String {
+    let subjects = ["The people", "Our nation", "The congress", "Every citizen"];
+    let verbs = ["will defend", "must protect", "shall build", "can trust"];
+    let objects = ["our freedom", "the law", "the future", "peace and justice"];
+    let mut s = String::new();
+    for i in 0..400 {
+        s += &format!(
+            "{} {} {}. ",
+            subjects[i % 4],
+            verbs[(i / 4) % 4],
+            objects[(i / 16) % 4]
+        );
+    }
+    let path = dir.join("corpus.txt");
+    std::fs::write(&path, s).unwrap();
+    path.to_string_lossy().to_string()
+}
+
+#[test]
+fn bad_settings_fail_before_any_data_is_read() {
+    // The corpus does not exist: an error about the flag proves the settings were checked first.
+    for (flags, want) in [
+        (&["--layers", "5"][..], "--layers 5"),
+        (
+            &["--tie", "--embed", "64", "--hidden", "96"][..],
+            "--tie needs --embed equal to --hidden",
+        ),
+        (&["--val-split", "0"][..], "--val-split"),
+        (&["--hidden", "20000"][..], "--hidden 20000"),
+        (&["--device", "tpu"][..], "unknown device tpu"),
+    ] {
+        let mut args = vec![
+            "train",
+            "/nonexistent/corpus.txt",
+            "--out",
+            "/nonexistent/run",
+        ];
+        args.extend_from_slice(flags);
+        let out = quill(&args);
+        let err = text(&out.stderr);
+        assert!(!out.status.success(), "{flags:?} should fail");
+        assert!(err.contains(want), "{flags:?}: {err}");
+        assert!(
+            !err.contains("does not exist"),
+            "{flags:?} read the corpus first: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_run_folder_generates_and_the_prompt_is_echoed_as_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = corpus(dir.path());
+    let run = dir.path().join("run");
+    let run_s = run.to_string_lossy().to_string();
+    let out = quill(&[
+        "train",
+        &corpus,
+        "--out",
+        &run_s,
+        "--epochs",
+        "1",
+        "--embed",
+        "16",
+        "--hidden",
+        "16",
+        "--batch",
+        "8",
+        "--seq-len",
+        "10",
+        "--device",
+        "cpu",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(run.join("loss.png").exists());
+    let out = quill(&[
+        "generate",
+        &run_s,
+        "--prompt",
+        "Zebras graze",
+        "--words",
+        "8",
+    ]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.starts_with("Zebras graze "), "{stdout}");
+    assert!(!stdout.contains("<unk>"), "{stdout}");
+    assert!(
+        stderr.contains("zebras") && stderr.contains("graze"),
+        "unknown words reported: {stderr}"
+    );
+    assert!(stderr.contains("quantized to int8 in memory"), "{stderr}");
+    let model = dir.path().join("m.quill").to_string_lossy().to_string();
+    assert!(
+        quill(&["export", &run_s, "-o", &model, "--eval-tokens", "50"])
+            .status
+            .success()
+    );
+    let from_file = quill(&[
+        "generate",
+        &model,
+        "--prompt",
+        "Zebras graze",
+        "--words",
+        "8",
+    ]);
+    assert_eq!(
+        text(&from_file.stdout),
+        stdout,
+        "the run folder's checkpoint, quantized, is the exported model"
+    );
+    let float = quill(&[
+        "generate",
+        &run_s,
+        "--float",
+        "--prompt",
+        "the people",
+        "--words",
+        "5",
+    ]);
+    assert!(float.status.success(), "{}", text(&float.stderr));
+}
+
+#[test]
+fn inspect_names_a_file_that_is_neither_model_nor_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, "hello").unwrap();
+    let out = quill(&["inspect", &notes.to_string_lossy()]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("neither a quill model file nor a quill checkpoint"),
+        "{err}"
+    );
+}

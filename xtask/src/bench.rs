@@ -1,0 +1,185 @@
+//! `cargo xtask bench-train [--peer] [--batch 32,64,256] [--tokens N] [--rounds R]`: training throughput of
+//! `quill train` (predicted tokens per second of the training steps), and with `--peer` side by side with
+//! PyTorch in Python (`xtask/peer/train_peer.py`, same network, recipe and batch shapes), alternating runs so
+//! both see the same machine, with the ratio quill / PyTorch per batch size.
+
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use crate::env::{self, workspace, Env};
+
+struct Options {
+    peer: bool,
+    batches: Vec<usize>,
+    tokens: usize,
+    rounds: usize,
+}
+
+fn parse(args: &[String]) -> Result<Options> {
+    let mut o = Options {
+        peer: false,
+        batches: vec![32, 64, 256],
+        tokens: 120_000,
+        rounds: 2,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--peer" => o.peer = true,
+            "--batch" => {
+                o.batches = value()?
+                    .split(',')
+                    .map(|b| b.trim().parse().context("--batch takes sizes like 32,64,256"))
+                    .collect::<Result<_>>()?
+            }
+            "--tokens" => o.tokens = value()?.parse().context("--tokens takes a number")?,
+            "--rounds" => o.rounds = value()?.parse().context("--rounds takes a number")?,
+            other => bail!("unknown flag {other}; bench-train takes --peer, --batch 32,64,256, --tokens N, --rounds R"),
+        }
+    }
+    if o.batches.is_empty() || o.rounds == 0 || o.tokens < 10_000 {
+        bail!("bench-train needs at least one batch size, one round and 10,000 tokens");
+    }
+    Ok(o)
+}
+
+/// The `tokens_per_s` of the JSON object on the last line of `stdout` that has one.
+fn tokens_per_s(stdout: &[u8]) -> Result<f64> {
+    let text = String::from_utf8_lossy(stdout);
+    text.lines()
+        .rev()
+        .find_map(|l| {
+            let at = l.find("\"tokens_per_s\":")? + 15;
+            let rest = &l[at..];
+            let end = rest.find([',', '}']).unwrap_or(rest.len());
+            rest[..end].trim().parse().ok()
+        })
+        .with_context(|| format!("no tokens_per_s in the output:\n{text}"))
+}
+
+fn output(cmd: &mut Command) -> Result<f64> {
+    eprintln!("$ {cmd:?}");
+    let out = cmd
+        .output()
+        .with_context(|| format!("starting {:?}", cmd.get_program()))?;
+    if !out.status.success() {
+        bail!(
+            "{:?} failed: {}",
+            cmd.get_program(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    tokens_per_s(&out.stdout)
+}
+
+fn range(v: &[f64]) -> String {
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("{lo:.0}–{hi:.0}")
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+/// Runs the job.
+pub fn run_cli(args: &[String]) -> Result<()> {
+    let o = parse(args)?;
+    let env = Env::setup()?;
+    let corpus = env::corpus()?.to_string_lossy().to_string();
+    let quill = env.build_quill()?;
+    let out = std::env::temp_dir().join("quill-bench-train");
+    // quill holds out 20% for validation: ask for tokens / 0.8 so both train on `tokens`.
+    let max_tokens = (o.tokens as f64 / 0.8).round().to_string();
+    let device = if o.peer {
+        "cpu".to_string()
+    } else {
+        std::env::var("QUILL_DEVICE").unwrap_or_else(|_| "auto".into())
+    };
+    let quill_run = |batch: usize| -> Result<f64> {
+        let _ = std::fs::remove_dir_all(&out);
+        let b = batch.to_string();
+        let mut c = env.command(&quill);
+        c.args(["train", &corpus, "--out"]).arg(&out).args([
+            "--json",
+            "--patience",
+            "0",
+            "--epochs",
+            "1",
+            "--max-vocab",
+            "8000",
+            "--embed",
+            "100",
+            "--hidden",
+            "150",
+            "--seq-len",
+            "35",
+            "--batch",
+            &b,
+            "--max-tokens",
+            &max_tokens,
+            "--device",
+            &device,
+        ]);
+        output(&mut c)
+    };
+    let script = workspace().join("xtask/peer/train_peer.py");
+    let peer_run = |batch: usize| -> Result<f64> {
+        let mut c = env.python();
+        c.arg(&script).args([
+            "--vocab",
+            "8000",
+            "--embed",
+            "100",
+            "--hidden",
+            "150",
+            "--seq-len",
+            "35",
+            "--batch",
+            &batch.to_string(),
+            "--tokens",
+            &o.tokens.to_string(),
+        ]);
+        output(&mut c).context("the PyTorch peer needs python3 with torch (xtask's venv has it)")
+    };
+    let mut rows = Vec::new();
+    for &batch in &o.batches {
+        let (mut q, mut p) = (Vec::new(), Vec::new());
+        for _ in 0..o.rounds {
+            q.push(quill_run(batch)?);
+            if o.peer {
+                p.push(peer_run(batch)?);
+            }
+        }
+        println!(
+            "{{\"engine\":\"quill\",\"batch\":{batch},\"tokens_per_s\":{:?}}}",
+            q
+        );
+        if o.peer {
+            println!(
+                "{{\"engine\":\"pytorch\",\"batch\":{batch},\"tokens_per_s\":{:?}}}",
+                p
+            );
+        }
+        rows.push((batch, q, p));
+    }
+    if o.peer {
+        println!("\n| batch ×35 | quill train tokens/s | PyTorch (Python) tokens/s | ratio quill / PyTorch (means) |");
+        println!("|---|---|---|---|");
+        for (batch, q, p) in &rows {
+            println!(
+                "| {batch} | {} | {} | {:.2} |",
+                range(q),
+                range(p),
+                mean(q) / mean(p)
+            );
+        }
+        println!(
+            "\n({} alternating rounds of one epoch of {} training tokens each; V=8000, E=100, H=150, CPU)",
+            o.rounds, o.tokens
+        );
+    }
+    Ok(())
+}

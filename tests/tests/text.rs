@@ -11,18 +11,25 @@ fn core(profile: Profile, s: &str) -> String {
     normalize(profile, s, &mut a, &mut b).unwrap().to_string()
 }
 
-#[test]
-fn seed_profile_matches_python_golden_files() {
+/// Every `fixtures/seed-*.in.txt`: (its path without `.in.txt`, its text).
+fn fixtures() -> Vec<(String, String)> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
-    let mut n = 0;
+    let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         let name = path.to_string_lossy().to_string();
-        if !name.ends_with(".in.txt") {
-            continue;
+        if let Some(stem) = name.strip_suffix(".in.txt") {
+            out.push((stem.to_string(), std::fs::read_to_string(&path).unwrap()));
         }
-        let input = std::fs::read_to_string(&path).unwrap();
-        let want = std::fs::read_to_string(name.replace(".in.txt", ".out.txt")).unwrap();
+    }
+    out
+}
+
+#[test]
+fn seed_profile_matches_python_golden_files() {
+    let mut n = 0;
+    for (name, input) in fixtures() {
+        let want = std::fs::read_to_string(format!("{name}.out.txt")).unwrap();
         assert_eq!(clean(Profile::Seed, &input), want, "trainer, {name}");
         assert_eq!(core(Profile::Seed, &input), want, "core, {name}");
         n += 1;
@@ -107,19 +114,11 @@ fn kept_tokens(s: &quill_trainer::settings::TrainSettings, raw: &str) -> Vec<Str
 
 #[test]
 fn max_sentences_keeps_the_words_of_python_split_for_the_seed_profile() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
     let mut n = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.to_string_lossy().to_string();
-        if !name.ends_with(".in.txt") {
-            continue;
-        }
-        let input = std::fs::read_to_string(&path).unwrap();
-        let want: Vec<String> = serde_json::from_str(
-            &std::fs::read_to_string(name.replace(".in.txt", ".first3.json")).unwrap(),
-        )
-        .unwrap();
+    for (name, input) in fixtures() {
+        let want: Vec<String> =
+            serde_json::from_str(&std::fs::read_to_string(format!("{name}.first3.json")).unwrap())
+                .unwrap();
         if want.is_empty() {
             continue;
         }

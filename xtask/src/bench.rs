@@ -9,6 +9,10 @@ use anyhow::{bail, Context, Result};
 
 use crate::env::{self, workspace, Env};
 
+/// The network and window both engines train: E=100, H=150, 35 tokens per window (V=8,000 is passed apart:
+/// `quill train` takes the most frequent 8,000 tokens, the peer draws ids below 8,000).
+const SHAPE: [&str; 6] = ["--embed", "100", "--hidden", "150", "--seq-len", "35"];
+
 struct Options {
     peer: bool,
     batches: Vec<usize>,
@@ -102,41 +106,32 @@ pub fn run_cli(args: &[String]) -> Result<()> {
         let _ = std::fs::remove_dir_all(&out);
         let b = batch.to_string();
         let mut c = env.command(&quill);
-        c.args(["train", &corpus, "--out"]).arg(&out).args([
-            "--json",
-            "--patience",
-            "0",
-            "--epochs",
-            "1",
-            "--max-vocab",
-            "8000",
-            "--embed",
-            "100",
-            "--hidden",
-            "150",
-            "--seq-len",
-            "35",
-            "--batch",
-            &b,
-            "--max-tokens",
-            &max_tokens,
-            "--device",
-            &device,
-        ]);
+        c.args(["train", &corpus, "--out"])
+            .arg(&out)
+            .args([
+                "--json",
+                "--patience",
+                "0",
+                "--epochs",
+                "1",
+                "--max-vocab",
+                "8000",
+            ])
+            .args(SHAPE)
+            .args([
+                "--batch",
+                &b,
+                "--max-tokens",
+                &max_tokens,
+                "--device",
+                &device,
+            ]);
         output(&mut c)
     };
     let script = workspace().join("xtask/peer/train_peer.py");
     let peer_run = |batch: usize| -> Result<f64> {
         let mut c = env.python();
-        c.arg(&script).args([
-            "--vocab",
-            "8000",
-            "--embed",
-            "100",
-            "--hidden",
-            "150",
-            "--seq-len",
-            "35",
+        c.arg(&script).args(["--vocab", "8000"]).args(SHAPE).args([
             "--batch",
             &batch.to_string(),
             "--tokens",

@@ -83,6 +83,16 @@ pub fn is_model_file(bytes: &[u8]) -> bool {
     bytes.starts_with(&quill_core::format::MAGIC)
 }
 
+/// Whether the file at `path` starts like a quill model file, reading only its first four bytes.
+pub fn starts_like_model(path: &Path) -> std::io::Result<bool> {
+    let mut head = Vec::with_capacity(4);
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(std::fs::File::open(path)?, 4),
+        &mut head,
+    )?;
+    Ok(is_model_file(&head))
+}
+
 /// Loads a checkpoint onto `device`.
 pub fn load(path: &Path, device: Device) -> Result<Checkpoint> {
     let named = Tensor::load_multi(path).map_err(|_| not_a_checkpoint(path))?;
@@ -157,18 +167,14 @@ pub fn load(path: &Path, device: Device) -> Result<Checkpoint> {
 
 /// The error for a file that is no checkpoint: says what it is instead, when that can be told.
 fn not_a_checkpoint(path: &Path) -> anyhow::Error {
-    let head = std::fs::File::open(path).and_then(|mut f| {
-        let mut b = [0u8; 4];
-        std::io::Read::read(&mut f, &mut b).map(|n| b[..n].to_vec())
-    });
-    match head {
+    match starts_like_model(path) {
         Err(e) => anyhow::anyhow!("cannot read {}: {e}", path.display()),
-        Ok(b) if is_model_file(&b) => anyhow::anyhow!(
+        Ok(true) => anyhow::anyhow!(
             "{} is a quill model file, not a checkpoint: `quill generate`, `eval` and `inspect` take it; \
              `export` and `--float` need the checkpoint (best.ckpt in the run folder)",
             path.display()
         ),
-        Ok(_) => anyhow::anyhow!(
+        Ok(false) => anyhow::anyhow!(
             "{} is neither a quill model file nor a quill checkpoint; pass a run folder from `quill train`, \
              its best.ckpt / last.ckpt, or a model file from `quill export`",
             path.display()

@@ -95,7 +95,7 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr());
     if args.float {
         let path = checkpoint::resolve(&args.model)?;
-        if let Source::Model(..) = Source::open(&path)? {
+        if checkpoint::starts_like_model(&path)? {
             bail!("--float runs a checkpoint in libtorch; {} is a model file: drop --float, or pass the run folder", path.display());
         }
         let ck = checkpoint::load(&path, tch::Device::Cpu)?;

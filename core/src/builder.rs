@@ -114,20 +114,24 @@ impl OwnedTensor {
     }
 }
 
-/// One LSTM layer, owned.
+/// One recurrent layer, owned. G = 4 (LSTM, gate order i, f, g, o) or 3 (GRU, gate order r, z, n).
 #[derive(Clone, Debug, PartialEq)]
 pub struct OwnedLayer {
-    /// Shape (4H, in), gate order i, f, g, o.
+    /// Shape (G·H, in).
     pub w_ih: OwnedTensor,
-    /// Shape (4H, H).
+    /// Shape (G·H, H).
     pub w_hh: OwnedTensor,
-    /// 4H values, `b_ih + b_hh`.
+    /// G·H values: `b_ih + b_hh`, except the GRU's n rows, which hold `b_in` alone.
     pub bias: Vec<f32>,
+    /// GRU: H values `b_hn`; LSTM: empty.
+    pub bias_hn: Vec<f32>,
 }
 
 /// Everything a model file holds, owned; [`ModelBuilder::to_bytes`] writes it and checks it loads.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelBuilder {
+    /// The recurrent cell.
+    pub kind: ModelKind,
     /// Dimensions.
     pub hyper: Hyper,
     /// Tokenizer settings.
@@ -155,7 +159,7 @@ fn le_u32(v: impl IntoIterator<Item = u32>) -> Vec<u8> {
 }
 
 impl ModelBuilder {
-    /// Serializes the model (header, postcard payload, CRC-32) and checks the result with [`Model::from_bytes`],
+    /// Serializes the model (header, postcard payload in format version [`FORMAT_VERSION`], CRC-32) and checks the result with [`Model::from_bytes`],
     /// so a file that this returns always loads.
     pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
         let mut text = String::new();
@@ -177,12 +181,14 @@ impl ModelBuilder {
             .map(|t| le_f32(&t.scales))
             .collect();
         let biases: Vec<Vec<u8>> = self.layers.iter().map(|l| le_f32(&l.bias)).collect();
+        let biases_hn: Vec<Vec<u8>> = self.layers.iter().map(|l| le_f32(&l.bias_hn)).collect();
         let mut layers = heapless::Vec::new();
         for (i, l) in self.layers.iter().enumerate() {
             let layer = RawLayer {
                 w_ih: l.w_ih.raw(&scales[1 + 2 * i]),
                 w_hh: l.w_hh.raw(&scales[2 + 2 * i]),
                 bias: &biases[i],
+                bias_hn: &biases_hn[i],
             };
             layers.push(layer).map_err(|_| Error::BadHyperParameter {
                 name: "layers",
@@ -191,13 +197,14 @@ impl ModelBuilder {
         }
         let dense_bias = le_f32(&self.dense_bias);
         let raw = RawModel {
-            kind: ModelKind::Lstm,
+            kind: self.kind,
             hyper: self.hyper,
             tokenizer: self.tokenizer,
             vocab: RawVocab {
                 offsets: &offsets,
                 text: &text,
                 sorted: &sorted,
+                merges: &[],
             },
             embedding: self.embedding.raw(&scales[0]),
             layers,

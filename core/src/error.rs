@@ -14,6 +14,14 @@ pub enum TensorName {
     LstmHidden(u8),
     /// Fused bias `b_ih + b_hh` of LSTM layer `n`, length 4H.
     LstmBias(u8),
+    /// Input-to-hidden weights of GRU layer `n`, shape (3H, E or H).
+    GruInput(u8),
+    /// Hidden-to-hidden weights of GRU layer `n`, shape (3H, H).
+    GruHidden(u8),
+    /// Bias of GRU layer `n`, length 3H (`b_ih + b_hh` for r and z, `b_in` for n).
+    GruBias(u8),
+    /// The separate `b_hn` of GRU layer `n`, length H.
+    GruHiddenBias(u8),
     /// The output projection, shape (V, H).
     Dense,
     /// The output bias, length V.
@@ -27,6 +35,10 @@ impl fmt::Display for TensorName {
             Self::LstmInput(l) => write!(f, "lstm[{l}].w_ih"),
             Self::LstmHidden(l) => write!(f, "lstm[{l}].w_hh"),
             Self::LstmBias(l) => write!(f, "lstm[{l}].bias"),
+            Self::GruInput(l) => write!(f, "gru[{l}].w_ih"),
+            Self::GruHidden(l) => write!(f, "gru[{l}].w_hh"),
+            Self::GruBias(l) => write!(f, "gru[{l}].bias"),
+            Self::GruHiddenBias(l) => write!(f, "gru[{l}].b_hn"),
             Self::Dense => f.write_str("dense.weight"),
             Self::DenseBias => f.write_str("dense.bias"),
         }
@@ -50,7 +62,7 @@ pub enum Error {
     UnsupportedVersion {
         /// Version in the file.
         found: u16,
-        /// Version this build reads.
+        /// Newest version this build reads (it reads every version from 1 to this one).
         supported: u16,
     },
     /// The CRC32 of the payload does not match the header: the file is damaged.
@@ -74,7 +86,7 @@ pub enum Error {
     Malformed,
     /// The model kind (the payload's first field) is not one this build can run.
     UnsupportedModelKind {
-        /// The kind's index in the file (`0` = LSTM).
+        /// The kind's index in the file (`0` = LSTM, `1` = GRU from format version 2).
         found: u32,
     },
     /// A hyper-parameter is zero or out of the supported range.
@@ -145,7 +157,7 @@ impl fmt::Display for Error {
             Self::BadMagic => f.write_str("not a Quill model file (magic is not `QUIL`); pass a file made by `quill export`"),
             Self::UnsupportedVersion { found, supported } => write!(
                 f,
-                "model format version {found} is not supported (this build reads version {supported}); \
+                "model format version {found} is not supported (this build reads versions 1 to {supported}); \
                  re-export with a matching `quill` or upgrade quill-core"
             ),
             Self::ChecksumMismatch { expected, found } => write!(
@@ -164,7 +176,7 @@ impl fmt::Display for Error {
             Self::Malformed => f.write_str("model payload is malformed; re-export it with `quill export`"),
             Self::UnsupportedModelKind { found } => write!(
                 f,
-                "model kind {found} is not supported by this build of quill-core (it runs 0 = LSTM); upgrade quill-core"
+                "model kind {found} is not supported by this build of quill-core (it runs 0 = LSTM and, from format version 2, 1 = GRU); upgrade quill-core"
             ),
             Self::BadHyperParameter { name, value } => write!(f, "model hyper-parameter `{name}` = {value} is out of range"),
             Self::ShapeMismatch { tensor, expected, found } => {

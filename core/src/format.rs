@@ -1,15 +1,20 @@
-//! Model file format, version 1. Byte-level description: `core/FORMAT.md`.
+//! Model file format, version 2 (reads 1 and 2). Byte-level description: `core/FORMAT.md`.
 //!
 //! A file is a fixed 16-byte header followed by a postcard payload:
 //!
 //! | offset | size | field                                       |
 //! |--------|------|---------------------------------------------|
 //! | 0      | 4    | magic `QUIL`                                |
-//! | 4      | 2    | format version, u16 little-endian (= 1)     |
+//! | 4      | 2    | format version, u16 little-endian (1 or 2)  |
 //! | 6      | 2    | reserved flags, u16 LE, must be 0           |
 //! | 8      | 4    | payload length in bytes, u32 LE             |
 //! | 12     | 4    | CRC-32 (IEEE) of the payload, u32 LE        |
 //! | 16     | n    | payload: `RawModel` in postcard encoding    |
+//!
+//! Version 2 is the one version of this release for every addition it needs: the GRU model kind and the GRU's
+//! separate `b_hn` (a field of every layer), and the reserved places for the subword tokenizer (merges, beside the
+//! vocabulary) and for 4-bit weights (a dtype). Version 1 files (LSTM, word/char) still load: they decode into
+//! the same structure with the version-2 fields empty.
 
 use serde::{Deserialize, Serialize};
 
@@ -17,8 +22,10 @@ use crate::limits::MAX_LAYERS;
 
 /// First four bytes of every model file.
 pub const MAGIC: [u8; 4] = *b"QUIL";
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The format version this build writes (and the newest it reads).
+pub const FORMAT_VERSION: u16 = 2;
+/// The oldest format version this build reads.
+pub const OLDEST_FORMAT_VERSION: u16 = 1;
 /// Size of the fixed header.
 pub const HEADER_LEN: usize = 16;
 
@@ -26,8 +33,28 @@ pub const HEADER_LEN: usize = 16;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum ModelKind {
-    /// Embedding → `layers` × LSTM → Dense, PyTorch gate order i, f, g, o.
+    /// Embedding → `layers` × LSTM → Dense, PyTorch gate order i, f, g, o (`torch.nn.LSTM`).
     Lstm,
+    /// Embedding → `layers` × GRU → Dense, PyTorch gate order r, z, n (`torch.nn.GRU`); format version 2.
+    Gru,
+}
+
+impl ModelKind {
+    /// Gate rows per hidden unit in `W_ih` and `W_hh`: 4 for the LSTM, 3 for the GRU.
+    pub const fn gates(self) -> usize {
+        match self {
+            Self::Lstm => 4,
+            Self::Gru => 3,
+        }
+    }
+
+    /// The cell's name as the trainer's `--cell` spells it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Lstm => "lstm",
+            Self::Gru => "gru",
+        }
+    }
 }
 
 /// Model dimensions.
@@ -37,9 +64,9 @@ pub struct Hyper {
     pub vocab: u32,
     /// Embedding width E.
     pub embed: u32,
-    /// LSTM hidden width H (every layer).
+    /// Recurrent hidden width H (every layer).
     pub hidden: u32,
-    /// Number of stacked LSTM layers, 1..=[`MAX_LAYERS`].
+    /// Number of stacked recurrent layers, 1..=[`MAX_LAYERS`].
     pub layers: u32,
 }
 
@@ -110,21 +137,46 @@ pub(crate) struct RawTensor<'a> {
     pub scales: &'a [u8],
 }
 
-/// One LSTM layer as stored.
+/// One recurrent layer as stored (version 2). G = 4 gates (LSTM) or 3 (GRU).
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub(crate) struct RawLayer<'a> {
-    /// Shape (4H, in), in = E for layer 0 and H after.
+    /// Shape (G·H, in), in = E for layer 0 and H after.
     #[serde(borrow)]
     pub w_ih: RawTensor<'a>,
-    /// Shape (4H, H).
+    /// Shape (G·H, H).
     #[serde(borrow)]
     pub w_hh: RawTensor<'a>,
-    /// 4H f32 LE: `b_ih + b_hh`, fused.
+    /// G·H f32 LE: `b_ih + b_hh` fused, except the GRU's n rows, which hold `b_in` alone.
+    #[serde(borrow)]
+    pub bias: &'a [u8],
+    /// GRU: H f32 LE, `b_hn` (inside `r ⊙ (W_hn h + b_hn)`, so it cannot be fused). LSTM: empty.
+    #[serde(borrow)]
+    pub bias_hn: &'a [u8],
+}
+
+/// One LSTM layer as version 1 stored it (no `bias_hn`).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub(crate) struct RawLayerV1<'a> {
+    #[serde(borrow)]
+    pub w_ih: RawTensor<'a>,
+    #[serde(borrow)]
+    pub w_hh: RawTensor<'a>,
     #[serde(borrow)]
     pub bias: &'a [u8],
 }
 
-/// The vocabulary as stored.
+/// The vocabulary as version 1 stored it (no merges).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub(crate) struct RawVocabV1<'a> {
+    #[serde(borrow)]
+    pub offsets: &'a [u8],
+    #[serde(borrow)]
+    pub text: &'a str,
+    #[serde(borrow)]
+    pub sorted: &'a [u8],
+}
+
+/// The vocabulary as stored (version 2).
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub(crate) struct RawVocab<'a> {
     /// (V+1) u32 LE byte offsets into `text`; token `i` is `text[off[i]..off[i+1]]`.
@@ -136,9 +188,63 @@ pub(crate) struct RawVocab<'a> {
     /// V u32 LE token ids, sorted by their strings' bytes, for binary search.
     #[serde(borrow)]
     pub sorted: &'a [u8],
+    /// Subword merges (reserved for the BPE tokenizer; `FORMAT.md`): empty for word and char models.
+    #[serde(borrow)]
+    pub merges: &'a [u8],
 }
 
-/// The payload, in field order. Fields are only ever appended in later versions.
+/// The version-1 payload: the same fields as [`RawModel`] with version-1 layers and vocabulary.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct RawModelV1<'a> {
+    pub kind: ModelKind,
+    pub hyper: Hyper,
+    pub tokenizer: TokenizerSpec,
+    #[serde(borrow)]
+    pub vocab: RawVocabV1<'a>,
+    #[serde(borrow)]
+    pub embedding: RawTensor<'a>,
+    #[serde(borrow)]
+    pub layers: heapless::Vec<RawLayerV1<'a>, MAX_LAYERS>,
+    #[serde(borrow)]
+    pub dense: Option<RawTensor<'a>>,
+    #[serde(borrow)]
+    pub dense_bias: &'a [u8],
+    #[serde(borrow)]
+    pub meta: &'a str,
+}
+
+impl<'a> RawModelV1<'a> {
+    /// The same model in the version-2 structure (no `b_hn`, no merges).
+    pub(crate) fn upgrade(self) -> RawModel<'a> {
+        RawModel {
+            kind: self.kind,
+            hyper: self.hyper,
+            tokenizer: self.tokenizer,
+            vocab: RawVocab {
+                offsets: self.vocab.offsets,
+                text: self.vocab.text,
+                sorted: self.vocab.sorted,
+                merges: &[],
+            },
+            embedding: self.embedding,
+            layers: self
+                .layers
+                .iter()
+                .map(|l| RawLayer {
+                    w_ih: l.w_ih,
+                    w_hh: l.w_hh,
+                    bias: l.bias,
+                    bias_hn: &[],
+                })
+                .collect(),
+            dense: self.dense,
+            dense_bias: self.dense_bias,
+            meta: self.meta,
+        }
+    }
+}
+
+/// The payload (version 2), in field order.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct RawModel<'a> {
     pub kind: ModelKind,

@@ -1,26 +1,48 @@
-//! [`Generator`]: stateful text generation with fixed buffers, one LSTM step per token.
+//! [`Generator`]: stateful text generation with fixed buffers, one recurrent step (LSTM or GRU) per token.
 
 use core::fmt::{self, Write};
 
+use crate::cell::{gru, head, lstm, Io};
 use crate::error::Error;
-use crate::format::Unknown;
-use crate::kernels::{
-    dequantize, matvec_f32, matvec_i8, sigmoid, tanh, with_features, Kernel, QVec, BLOCK,
-};
+use crate::format::{ModelKind, Unknown};
+use crate::kernels::{dequantize, matvec_f32, matvec_i8, with_features, Kernel, QVec, BLOCK};
 use crate::limits::PROMPT_BYTES;
 use crate::model::Model;
 use crate::rng::Rng;
 use crate::sampler::{Penalty, SamplerConfig, Selector};
-use crate::tensor::F32s;
 use crate::text::{pieces, Detokenizer, NormBuf};
 
-/// Which arithmetic runs the model.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Precision {
-    /// int8 weights × int8 activations, exact i32 sums (the deployment path).
-    Int8,
-    /// f32 activations × dequantized (or f32) weights: the reference the int8 path is measured against.
-    Float,
+pub use crate::cell::Precision;
+
+/// Where a generator stands in a text: the recurrent state of every layer, the repetition-penalty window and
+/// the detokenizer's spacing and capitalization. Everything but the model, the sampler settings and the RNG.
+///
+/// A plain value (no allocation, `Clone`): prime a long prompt once, keep [`Generator::state`], and
+/// [`Generator::restore`] it before each continuation.
+#[derive(Clone, Debug)]
+pub struct State<const D: usize, const L: usize> {
+    /// Per layer: hidden state h (H values used).
+    h: [[f32; D]; L],
+    /// Per layer: LSTM cell state c (H values used; the GRU has none and leaves it zero).
+    c: [[f32; D]; L],
+    penalty: Penalty,
+    detok: Detokenizer,
+}
+
+impl<const D: usize, const L: usize> State<D, L> {
+    fn new(detok: Detokenizer) -> Self {
+        Self {
+            h: [[0.0; D]; L],
+            c: [[0.0; D]; L],
+            penalty: Penalty::default(),
+            detok,
+        }
+    }
+
+    /// Layer `l`'s hidden state (its first H values are the model's; empty past the last layer).
+    pub fn hidden(&self, l: usize) -> &[f32] {
+        self.h.get(l).map_or(&[], |h| &h[..])
+    }
 }
 
 /// What [`Generator::prime`] did with a prompt.
@@ -34,7 +56,7 @@ pub struct Primed {
 
 /// A text generator over a borrowed [`Model`], with all state in fixed buffers.
 ///
-/// * `D`: widest vector (≥ E and ≥ H), `L`: most LSTM layers, `K`: most top-k candidates.
+/// * `D`: widest vector (≥ E and ≥ H), `L`: most recurrent layers, `K`: most top-k candidates.
 ///
 /// Its size is `size_of::<Generator<D, L, K>>()`; construction fails with [`Error::CapacityTooSmall`] when the
 /// model needs more.
@@ -43,12 +65,8 @@ pub struct Generator<'m, const D: usize = 256, const L: usize = 1, const K: usiz
     model: &'m Model<'m>,
     precision: Precision,
     kernel: Kernel,
-    /// Per layer: hidden state h (H values used).
-    h: [[f32; D]; L],
-    /// Per layer: cell state c (H values used).
-    c: [[f32; D]; L],
-    /// Gate pre-activations, flattened and gate-major: gate g in (i, f, g, o), unit j at `g * H + j` (the row
-    /// order of `W_ih` and `W_hh`, so a block of rows adds into a contiguous run).
+    state: State<D, L>,
+    /// Gate pre-activations, flattened and gate-major (see `cell/mod.rs`): 4H values used.
     gates: [[f32; D]; 4],
     /// Layer input, quantized (int8 path).
     xq: QVec<D>,
@@ -57,10 +75,8 @@ pub struct Generator<'m, const D: usize = 256, const L: usize = 1, const K: usiz
     /// Layer input (float path).
     xf: [f32; D],
     selector: Selector<K>,
-    penalty: Penalty,
     rng: Rng,
     seed: u64,
-    detok: Detokenizer,
 }
 
 impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> {
@@ -105,8 +121,7 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
             model,
             precision,
             kernel: Kernel::detect(),
-            h: [[0.0; D]; L],
-            c: [[0.0; D]; L],
+            state: State::new(Detokenizer::new(&model.tokenizer)),
             gates: [[0.0; D]; 4],
             xq: QVec::default(),
             hq: QVec::default(),
@@ -115,10 +130,8 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
                 Unknown::Map(unk) => Some(unk),
                 Unknown::Skip => None,
             }),
-            penalty: Penalty::default(),
             rng: Rng::new(seed),
             seed,
-            detok: Detokenizer::new(&model.tokenizer),
         })
     }
 
@@ -174,17 +187,56 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
         self.model
     }
 
-    /// Clears the LSTM state, the penalty window and the detokenizer, and reseeds the RNG with the original seed:
-    /// after `reset` the same calls give the same text.
+    /// Clears the recurrent state, the penalty window and the detokenizer, and reseeds the RNG with the original
+    /// seed: after `reset` the same calls give the same text.
     pub fn reset(&mut self) {
-        self.h = [[0.0; D]; L];
-        self.c = [[0.0; D]; L];
-        self.penalty.clear();
+        self.state = State::new(Detokenizer::new(&self.model.tokenizer));
         self.rng = Rng::new(self.seed);
-        self.detok.reset();
     }
 
-    /// Runs one LSTM step with `token` as input and remembers it for the repetition penalty (ids ≥ V are ignored).
+    /// Where the generator stands (see [`State`]): clone it to come back to this point later.
+    ///
+    /// ```
+    /// use quill_core::{Generator, Model, SamplerConfig};
+    /// let bytes = quill_core::testing::tiny_model_bytes();
+    /// let model = Model::from_bytes(&bytes)?;
+    /// let config = SamplerConfig { temperature: 1.0, ..SamplerConfig::GREEDY };
+    /// let mut gen: Generator<64, 1, 8> = Generator::new(&model, config, 1)?;
+    /// let mut prompt = String::new();
+    /// gen.prime("The people", &mut prompt, |_| {})?;
+    /// let primed = gen.state().clone(); // the long prompt is fed once
+    /// let mut first = String::new();
+    /// gen.generate(12, &mut first).unwrap();
+    /// // Back to the same point with the same seed: the same continuation, token for token.
+    /// gen.restore(&primed);
+    /// gen.reseed(1);
+    /// let mut again = String::new();
+    /// gen.generate(12, &mut again).unwrap();
+    /// assert_eq!(first, again);
+    /// // Another seed from the same point: another continuation.
+    /// gen.restore(&primed);
+    /// gen.reseed(2);
+    /// let mut other = String::new();
+    /// gen.generate(12, &mut other).unwrap();
+    /// assert_ne!(first, other);
+    /// # Ok::<(), quill_core::Error>(())
+    /// ```
+    pub fn state(&self) -> &State<D, L> {
+        &self.state
+    }
+
+    /// Returns to a point saved with [`state`](Self::state) (the RNG is left as it is: see [`reseed`](Self::reseed)).
+    pub fn restore(&mut self, state: &State<D, L>) {
+        self.state.clone_from(state);
+    }
+
+    /// Restarts the RNG from `seed` (and makes it the seed [`reset`](Self::reset) returns to).
+    pub fn reseed(&mut self, seed: u64) {
+        self.seed = seed;
+        self.rng = Rng::new(seed);
+    }
+
+    /// Runs one recurrent step with `token` as input and remembers it for the repetition penalty (ids ≥ V are ignored).
     pub fn feed(&mut self, token: u32) {
         with_features(
             self.kernel,
@@ -209,52 +261,34 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
                 }
             }
         }
-        for (l, layer) in m.layers.iter().enumerate() {
-            let (Some(h), Some(c)) = (self.h.get_mut(l), self.c.get_mut(l)) else {
-                break;
-            };
-            let gates = gates_of(&mut self.gates, hid);
-            for (g, b) in gates.iter_mut().zip(layer.bias.iter_from(0)) {
-                *g = b;
-            }
-            let (w_ih, w_hh) = (&layer.w_ih, &layer.w_hh);
-            match self.precision {
-                Precision::Int8 => {
-                    let xq = &self.xq;
-                    matvec_i8(
-                        self.kernel,
-                        w_ih,
-                        xq,
-                        #[inline(always)]
-                        |first, sums| add_rows(gates, first, sums, &w_ih.scales, xq.scale),
-                    );
-                    self.hq.quantize(head(h, hid));
-                    let hq = &self.hq;
-                    matvec_i8(
-                        self.kernel,
-                        w_hh,
-                        hq,
-                        #[inline(always)]
-                        |first, sums| add_rows(gates, first, sums, &w_hh.scales, hq.scale),
-                    );
-                }
-                Precision::Float => {
-                    let mut add = |first: usize, v: &[f32]| add_into(gates, first, v);
-                    matvec_f32(w_ih, head(&self.xf, w_ih.cols), &mut add);
-                    matvec_f32(w_hh, head(h, hid), &mut add);
-                }
-            }
-            lstm_cell(gates, c, h, hid);
-            match self.precision {
-                Precision::Int8 => self.xq.quantize(head(h, hid)),
-                Precision::Float => {
-                    for (x, &v) in self.xf.iter_mut().zip(head(h, hid)) {
-                        *x = v;
-                    }
-                }
+        let Self {
+            kernel,
+            precision,
+            state,
+            gates,
+            xq,
+            hq,
+            xf,
+            ..
+        } = self;
+        let mut io = Io {
+            kernel: *kernel,
+            precision: *precision,
+            xq,
+            xf,
+            hq,
+        };
+        let n = (4 * hid).min(4 * D);
+        let gates = gates.as_flattened_mut().get_mut(..n).unwrap_or(&mut []);
+        let cells = state.h.iter_mut().zip(state.c.iter_mut());
+        for (layer, (h, c)) in m.layers.iter().zip(cells) {
+            match m.kind {
+                ModelKind::Lstm => lstm::step(&mut io, layer, gates, h, c, hid),
+                ModelKind::Gru => gru::step(&mut io, layer, gates, h, hid),
             }
         }
-        self.penalty
+        self.state
+            .penalty
             .record(token, usize::from(self.selector.config().penalty_window));
     }
 
@@ -269,7 +303,7 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
             });
         }
         let (model, precision, kernel) = (self.model, self.precision, self.kernel);
-        let (h, hq) = (&self.h, &mut self.hq);
+        let (h, hq) = (&self.state.h, &mut self.hq);
         with_features(
             kernel,
             #[inline(always)]
@@ -301,13 +335,13 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
             model,
             precision,
             kernel,
-            h,
+            state,
             hq,
             selector,
-            penalty,
             rng,
             ..
         } = self;
+        let (h, penalty) = (&state.h, &mut state.penalty);
         selector.begin();
         let p = selector.config().repetition_penalty;
         stream_logits(
@@ -343,7 +377,7 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
         let (mut primed, mut status) = (Primed::default(), Ok(()));
         pieces(spec.level, spec.profile, text, |piece| {
             if status.is_ok() {
-                status = self.detok.write(piece.text, echo);
+                status = self.state.detok.write(piece.text, echo);
             }
             let id = match (vocab.lookup(piece.text), spec.unknown) {
                 (Some(id), _) => id,
@@ -365,7 +399,7 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
 
     /// Writes token `id` as text, continuing the spacing and capitalization of what was written before.
     pub fn write_token(&mut self, id: u32, out: &mut impl Write) -> fmt::Result {
-        self.detok.write(self.model.vocab.token(id), out)
+        self.state.detok.write(self.model.vocab.token(id), out)
     }
 
     /// Generates `n` tokens and writes them as text.
@@ -426,48 +460,5 @@ fn stream_logits<const D: usize, const L: usize>(
             }
             f(first as u32, out);
         }),
-    }
-}
-
-#[inline(always)]
-fn head(v: &[f32], n: usize) -> &[f32] {
-    v.get(..n).unwrap_or(v)
-}
-
-/// The first `4 * hid` gate values, gate-major.
-#[inline(always)]
-fn gates_of<const D: usize>(gates: &mut [[f32; D]; 4], hid: usize) -> &mut [f32] {
-    let flat = gates.as_flattened_mut();
-    let n = (4 * hid).min(flat.len());
-    flat.get_mut(..n).unwrap_or(&mut [])
-}
-
-/// `gates[first + i] += sums[i] · (scale[first + i] · sx)`: one block of an int8 gate product.
-#[inline(always)]
-fn add_rows(gates: &mut [f32], first: usize, sums: &[i32], scales: &F32s<'_>, sx: f32) {
-    let mut v = [0f32; BLOCK];
-    let v = v.get_mut(..sums.len()).unwrap_or(&mut []);
-    dequantize(sums, scales, first, sx, None, v);
-    add_into(gates, first, v);
-}
-
-/// `gates[first + i] += v[i]`.
-#[inline(always)]
-fn add_into(gates: &mut [f32], first: usize, v: &[f32]) {
-    for (g, &v) in gates.get_mut(first..).unwrap_or(&mut []).iter_mut().zip(v) {
-        *g += v;
-    }
-}
-
-/// PyTorch's LSTM cell on gate-major pre-activations: `c = σ(f)·c + σ(i)·tanh(g)`, `h = σ(o)·tanh(c)`.
-#[inline(always)]
-fn lstm_cell<const D: usize>(gates: &[f32], c: &mut [f32; D], h: &mut [f32; D], hid: usize) {
-    let (gi, rest) = gates.split_at(hid.min(gates.len()));
-    let (gf, rest) = rest.split_at(hid.min(rest.len()));
-    let (gg, go) = rest.split_at(hid.min(rest.len()));
-    let cells = c.iter_mut().zip(h.iter_mut()).take(hid);
-    for ((((c, h), &i), &f), (&g, &o)) in cells.zip(gi).zip(gf).zip(gg.iter().zip(go)) {
-        *c = sigmoid(f) * *c + sigmoid(i) * tanh(g);
-        *h = sigmoid(o) * tanh(*c);
     }
 }

@@ -1,6 +1,6 @@
 //! # quill-core
 //!
-//! `no_std` int8 inference for Embedding → LSTM → Dense text generators: zero-copy loading of a model file from
+//! `no_std` int8 inference for Embedding → LSTM or GRU → Dense text generators: zero-copy loading of a model file from
 //! `&[u8]`, every buffer fixed in size, no allocator, no panics on any input.
 //!
 //! ```
@@ -8,7 +8,7 @@
 //! # let bytes = quill_core::testing::tiny_model_bytes();
 //! // `bytes` is a model file: `include_bytes!("model.quill")` on a board, `std::fs::read` on a desktop.
 //! let model = Model::from_bytes(&bytes)?;
-//! // Up to 64-wide vectors, 1 LSTM layer, 40 top-k candidates: all state in this one value.
+//! // Up to 64-wide vectors, 1 recurrent layer, 40 top-k candidates: all state in this one value.
 //! let config = SamplerConfig { temperature: 0.8, top_k: 40, ..SamplerConfig::GREEDY };
 //! let mut gen: Generator<64, 1, 40> = Generator::new(&model, config, 7)?;
 //! let mut text = String::new();
@@ -28,7 +28,8 @@
 //!
 //! * [`Model`] — a model file, validated once by [`Model::from_bytes`] and borrowed in place;
 //!   [`Hyper`], [`TokenizerSpec`], [`Vocab`], [`Tensor`], [`F32s`] are its read-only parts.
-//! * [`Generator`] — all generation state in one fixed-size value: `prime`, `next_token`, `generate`, `logits`.
+//! * [`Generator`] — all generation state in one fixed-size value: `prime`, `next_token`, `generate`, `logits`;
+//!   [`State`] is where it stands in a text, saved and restored without allocating.
 //! * [`SamplerConfig`] — greedy, top-k, top-p, temperature, repetition penalty; [`sampler`] has the streaming
 //!   pieces for hosts that make logits another way; [`Rng`] is the seeded PCG32 they draw from.
 //! * [`Error`] (with [`TensorName`]) — the one error type; every variant says what was found.
@@ -58,6 +59,7 @@ extern crate std;
 
 #[cfg(feature = "alloc")]
 mod builder;
+mod cell;
 mod crc;
 mod error;
 pub mod format;
@@ -79,7 +81,7 @@ pub use builder::{quantize_row, ModelBuilder, OwnedLayer, OwnedTensor};
 pub use crc::crc32;
 pub use error::{Error, TensorName};
 pub use format::{DType, Hyper, Level, ModelKind, Profile, TokenizerSpec, Unknown, FORMAT_VERSION};
-pub use generator::{Generator, Precision, Primed};
+pub use generator::{Generator, Precision, Primed, State};
 pub use kernels::Kernel;
 pub use model::Model;
 pub use rng::Rng;

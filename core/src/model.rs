@@ -3,26 +3,31 @@
 use crate::crc::crc32;
 use crate::error::{Error, TensorName};
 use crate::format::{
-    DType, Hyper, ModelKind, RawModel, TokenizerSpec, Unknown, FORMAT_VERSION, HEADER_LEN, MAGIC,
+    DType, Hyper, ModelKind, RawModel, RawModelV1, TokenizerSpec, Unknown, FORMAT_VERSION,
+    HEADER_LEN, MAGIC, OLDEST_FORMAT_VERSION,
 };
 use crate::limits::{MAX_LAYERS, MAX_VOCAB, MAX_WIDTH};
 use crate::tensor::{F32s, Tensor};
 use crate::vocab::Vocab;
 
-/// One LSTM layer.
+/// One recurrent layer; G = 4 (LSTM, gate rows i, f, g, o) or 3 (GRU, gate rows r, z, n).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Layer<'a> {
-    /// Shape (4H, in), rows in gate order i, f, g, o; per-row scale.
+    /// Shape (G·H, in), gate-major rows; per-row scale.
     pub(crate) w_ih: Tensor<'a>,
-    /// Shape (4H, H), same row order.
+    /// Shape (G·H, H), same row order.
     pub(crate) w_hh: Tensor<'a>,
-    /// 4H values, `b_ih + b_hh`.
+    /// G·H values: `b_ih + b_hh`, except the GRU's n rows (`b_in` alone).
     pub(crate) bias: F32s<'a>,
+    /// GRU: H values `b_hn`; LSTM: empty.
+    pub(crate) bias_hn: F32s<'a>,
 }
 
 /// A model borrowed from its file bytes. Every shape, scale and index was checked by [`Model::from_bytes`].
 #[derive(Clone, Debug)]
 pub struct Model<'a> {
+    pub(crate) kind: ModelKind,
+    pub(crate) version: u16,
     pub(crate) hyper: Hyper,
     pub(crate) tokenizer: TokenizerSpec,
     pub(crate) vocab: Vocab<'a>,
@@ -38,8 +43,8 @@ pub struct Model<'a> {
     pub(crate) file_len: usize,
 }
 
-/// Splits off and checks the header; returns the payload.
-fn payload(bytes: &[u8]) -> Result<&[u8], Error> {
+/// Splits off and checks the header; returns the format version and the payload.
+fn payload(bytes: &[u8]) -> Result<(u16, &[u8]), Error> {
     let header = bytes.get(..HEADER_LEN).ok_or(Error::Truncated {
         needed: HEADER_LEN,
         found: bytes.len(),
@@ -58,7 +63,7 @@ fn payload(bytes: &[u8]) -> Result<&[u8], Error> {
         header.get(4).copied().unwrap_or(0),
         header.get(5).copied().unwrap_or(0),
     ]);
-    if version != FORMAT_VERSION {
+    if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(Error::UnsupportedVersion {
             found: version,
             supported: FORMAT_VERSION,
@@ -87,7 +92,7 @@ fn payload(bytes: &[u8]) -> Result<&[u8], Error> {
             found,
         });
     }
-    Ok(payload)
+    Ok((version, payload))
 }
 
 /// The LEB128 varint that starts `bytes` (postcard's encoding of the model kind), if it fits in a u32.
@@ -120,17 +125,31 @@ impl<'a> Model<'a> {
     ///            quill_core::Error::Truncated { needed: 16, found: 4 });
     /// ```
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, Error> {
-        let payload = payload(bytes)?;
+        let (version, payload) = payload(bytes)?;
         let kind = leading_varint(payload).ok_or(Error::Malformed)?;
-        if kind > ModelKind::Lstm as u32 {
+        // Version 1 knows only the LSTM; version 2 adds the GRU.
+        let newest_kind = if version == 1 {
+            ModelKind::Lstm
+        } else {
+            ModelKind::Gru
+        };
+        if kind > newest_kind as u32 {
             return Err(Error::UnsupportedModelKind { found: kind });
         }
-        let (raw, rest): (RawModel<'a>, _) =
-            postcard::take_from_bytes(payload).map_err(|_| Error::Malformed)?;
+        let decoded = if version == 1 {
+            postcard::take_from_bytes::<RawModelV1<'a>>(payload)
+                .map(|(r, rest)| (r.upgrade(), rest))
+        } else {
+            postcard::take_from_bytes::<RawModel<'a>>(payload)
+        };
+        let (raw, rest) = decoded.map_err(|_| Error::Malformed)?;
         if !rest.is_empty() {
             return Err(Error::TrailingBytes { count: rest.len() });
         }
-        let ModelKind::Lstm = raw.kind;
+        if !raw.vocab.merges.is_empty() {
+            // Reserved for the subword tokenizer, which no level of this build uses.
+            return Err(Error::BadVocabulary);
+        }
         let h = raw.hyper;
         let v = check_dim("vocab", h.vocab, MAX_VOCAB)?;
         let e = check_dim("embed", h.embed, MAX_WIDTH)?;
@@ -145,13 +164,30 @@ impl<'a> Model<'a> {
         let vocab = Vocab::new(raw.vocab.offsets, raw.vocab.text, raw.vocab.sorted, v)?;
         let embedding = Tensor::new(&raw.embedding, v, e, TensorName::Embedding)?;
         let mut layers = heapless::Vec::new();
+        let g = raw.kind.gates();
         for (l, raw_layer) in raw.layers.iter().enumerate() {
             let li = l as u8;
             let input = if l == 0 { e } else { hid };
+            let [n_ih, n_hh, n_b, n_bhn] = match raw.kind {
+                ModelKind::Lstm => [
+                    TensorName::LstmInput(li),
+                    TensorName::LstmHidden(li),
+                    TensorName::LstmBias(li),
+                    TensorName::LstmBias(li),
+                ],
+                ModelKind::Gru => [
+                    TensorName::GruInput(li),
+                    TensorName::GruHidden(li),
+                    TensorName::GruBias(li),
+                    TensorName::GruHiddenBias(li),
+                ],
+            };
+            let hn_len = if raw.kind == ModelKind::Gru { hid } else { 0 };
             let layer = Layer {
-                w_ih: Tensor::new(&raw_layer.w_ih, 4 * hid, input, TensorName::LstmInput(li))?,
-                w_hh: Tensor::new(&raw_layer.w_hh, 4 * hid, hid, TensorName::LstmHidden(li))?,
-                bias: F32s::new(raw_layer.bias, 4 * hid, TensorName::LstmBias(li), false)?,
+                w_ih: Tensor::new(&raw_layer.w_ih, g * hid, input, n_ih)?,
+                w_hh: Tensor::new(&raw_layer.w_hh, g * hid, hid, n_hh)?,
+                bias: F32s::new(raw_layer.bias, g * hid, n_b, false)?,
+                bias_hn: F32s::new(raw_layer.bias_hn, hn_len, n_bhn, false)?,
             };
             layers.push(layer).map_err(|_| Error::Malformed)?;
         }
@@ -184,6 +220,8 @@ impl<'a> Model<'a> {
             }
         }
         Ok(Self {
+            kind: raw.kind,
+            version,
             hyper: h,
             tokenizer: t,
             vocab,
@@ -195,6 +233,16 @@ impl<'a> Model<'a> {
             meta: raw.meta,
             file_len: bytes.len(),
         })
+    }
+
+    /// The recurrent cell: LSTM or GRU.
+    pub fn kind(&self) -> ModelKind {
+        self.kind
+    }
+
+    /// The format version the file was written in (1 or 2).
+    pub fn format_version(&self) -> u16 {
+        self.version
     }
 
     /// Dimensions.
@@ -227,7 +275,7 @@ impl<'a> Model<'a> {
         self.matrices().all(|t| t.dtype == DType::I8RowScaled)
     }
 
-    /// The embedding, LSTM and (untied) dense matrices.
+    /// The embedding, recurrent and (untied) dense matrices.
     pub fn matrices(&self) -> impl Iterator<Item = &Tensor<'a>> + '_ {
         let dense = if self.tied { None } else { Some(&self.dense) };
         core::iter::once(&self.embedding)
@@ -237,9 +285,12 @@ impl<'a> Model<'a> {
 
     /// Number of parameters (tied weights counted once).
     pub fn parameter_count(&self) -> usize {
-        let h = self.hyper.hidden as usize;
         self.matrices().map(|t| t.rows * t.cols).sum::<usize>()
-            + self.layers.len() * 4 * h
+            + self
+                .layers
+                .iter()
+                .map(|l| l.bias.len() + l.bias_hn.len())
+                .sum::<usize>()
             + self.dense_bias.len()
     }
 
@@ -248,7 +299,7 @@ impl<'a> Model<'a> {
         self.file_len
     }
 
-    /// Bytes read from the model per generated token: every LSTM matrix, the dense matrix, one embedding row.
+    /// Bytes read from the model per generated token: every recurrent matrix, the dense matrix, one embedding row.
     pub fn bytes_per_token(&self) -> usize {
         let row = self.embedding.byte_len() / self.embedding.rows.max(1);
         self.layers

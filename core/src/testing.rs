@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use crate::builder::{ModelBuilder, OwnedLayer, OwnedTensor};
 use crate::crc::crc32;
-use crate::format::{DType, Hyper, Level, Profile, TokenizerSpec, Unknown};
+use crate::format::{DType, Hyper, Level, ModelKind, Profile, TokenizerSpec, Unknown};
 use crate::format::{FORMAT_VERSION, MAGIC};
 use crate::generator::Generator;
 use crate::model::Model;
@@ -64,9 +64,20 @@ fn uniform(rng: &mut Rng, n: usize, scale: f32) -> Vec<f32> {
         .collect()
 }
 
-/// A word-level, `default`-profile model with random weights: tokens `<unk>`, `.`, `,`, `the`, `people`, then
+/// A word-level, `default`-profile LSTM with random weights: tokens `<unk>`, `.`, `,`, `the`, `people`, then
 /// `w5`, `w6`, ... up to `hyper.vocab`. Weights are uniform in ±1/√H, so activations are in a realistic range.
 pub fn random_model(hyper: Hyper, tied: bool, dtype: DType, seed: u64) -> ModelBuilder {
+    random_cell(ModelKind::Lstm, hyper, tied, dtype, seed)
+}
+
+/// [`random_model`] with the recurrent cell `kind` (LSTM or GRU).
+pub fn random_cell(
+    kind: ModelKind,
+    hyper: Hyper,
+    tied: bool,
+    dtype: DType,
+    seed: u64,
+) -> ModelBuilder {
     let mut rng = Rng::new(seed);
     let (v, e, h) = (
         hyper.vocab as usize,
@@ -81,15 +92,17 @@ pub fn random_model(hyper: Hyper, tied: bool, dtype: DType, seed: u64) -> ModelB
         })
         .collect();
     let k = 1.0 / libm::sqrtf(h as f32);
+    let g = kind.gates();
     let mut tensor = |rows, cols, scale| {
         OwnedTensor::new(dtype, &uniform(&mut rng, rows * cols, scale), rows, cols)
     };
     let embedding = tensor(v, e, 1.0);
     let layers = (0..hyper.layers as usize)
         .map(|l| OwnedLayer {
-            w_ih: tensor(4 * h, if l == 0 { e } else { h }, k),
-            w_hh: tensor(4 * h, h, k),
+            w_ih: tensor(g * h, if l == 0 { e } else { h }, k),
+            w_hh: tensor(g * h, h, k),
             bias: Vec::new(),
+            bias_hn: Vec::new(),
         })
         .collect::<Vec<_>>();
     let dense = (!tied).then(|| tensor(v, h, k));
@@ -97,11 +110,16 @@ pub fn random_model(hyper: Hyper, tied: bool, dtype: DType, seed: u64) -> ModelB
     let layers = layers
         .into_iter()
         .map(|l| OwnedLayer {
-            bias: uniform(&mut rng, 4 * h, k),
+            bias: uniform(&mut rng, g * h, k),
+            bias_hn: match kind {
+                ModelKind::Gru => uniform(&mut rng, h, k),
+                ModelKind::Lstm => Vec::new(),
+            },
             ..l
         })
         .collect();
     ModelBuilder {
+        kind,
         hyper,
         tokenizer: TokenizerSpec {
             level: Level::Word,

@@ -1,9 +1,9 @@
 //! Round trips and hostile bytes: loading never panics and reports what is wrong.
 
 use proptest::prelude::*;
-use quill_core::testing::{exercise, random_model, with_header};
+use quill_core::testing::{exercise, random_cell, random_model, with_header};
 use quill_core::ModelBuilder;
-use quill_core::{DType, Error, Generator, Hyper, Model, SamplerConfig, TensorName};
+use quill_core::{DType, Error, Generator, Hyper, Model, ModelKind, SamplerConfig, TensorName};
 
 /// Two layers, untied, int8: the model most tests corrupt.
 fn small_builder() -> ModelBuilder {
@@ -22,6 +22,14 @@ fn small_builder() -> ModelBuilder {
 
 fn small() -> Vec<u8> {
     small_builder().to_bytes().unwrap()
+}
+
+/// [`small_builder`] with GRU layers.
+fn small_gru() -> Vec<u8> {
+    let b = small_builder();
+    random_cell(ModelKind::Gru, b.hyper, false, DType::I8RowScaled, 9)
+        .to_bytes()
+        .unwrap()
 }
 
 /// One layer, V=20, E=H=8: for building invalid variants.
@@ -86,7 +94,7 @@ fn errors_name_the_problem() {
         Model::from_bytes(&bad).unwrap_err(),
         Error::UnsupportedVersion {
             found: 9,
-            supported: 1
+            supported: 2
         }
     );
     let mut bad = bytes.clone();
@@ -177,9 +185,13 @@ fn capacity_errors_are_reported() {
 /// fifth byte after it (weights, whose corruption the decoder cannot see).
 #[test]
 fn every_byte_corruption_is_an_error_never_a_panic() {
-    let bytes = small();
+    corrupt_every_byte(&small());
+    corrupt_every_byte(&small_gru());
+}
+
+fn corrupt_every_byte(bytes: &[u8]) {
     for i in 0..bytes.len() {
-        let mut bad = bytes.clone();
+        let mut bad = bytes.to_vec();
         bad[i] ^= 0x5A;
         assert!(
             Model::from_bytes(&bad).is_err(),
@@ -205,8 +217,8 @@ proptest! {
     }
 
     #[test]
-    fn mutated_models_never_panic(edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8)) {
-        let mut bytes = small();
+    fn mutated_models_never_panic(edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8), gru in any::<bool>()) {
+        let mut bytes = if gru { small_gru() } else { small() };
         for (at, v) in edits {
             let i = 16 + at.index(bytes.len() - 16);
             bytes[i] = v;
@@ -289,16 +301,16 @@ fn header_bytes_match_format_md() {
     let crc = quill_core::crc32(&bytes[16..]);
     let mut header = Vec::new();
     header.extend_from_slice(b"QUIL"); // magic
-    header.extend_from_slice(&[1, 0]); // format version 1, u16 LE
+    header.extend_from_slice(&[2, 0]); // format version 2, u16 LE
     header.extend_from_slice(&[0, 0]); // flags
     header.extend_from_slice(&n.to_le_bytes()); // payload length
     header.extend_from_slice(&crc.to_le_bytes()); // CRC-32 of the payload
     assert_eq!(&bytes[..16], &header[..]);
     assert_eq!(
-        n, 13_086,
+        n, 13_088,
         "payload length of tiny_model_bytes (V=64, E=H=32, tied, int8)"
     );
-    assert_eq!(crc, 0x2693_ADAC, "payload CRC-32 of tiny_model_bytes");
+    assert_eq!(crc, CRC_V2, "payload CRC-32 of tiny_model_bytes");
     #[rustfmt::skip]
     let fields = [
         0x00,             // kind: 0 = LSTM
@@ -312,4 +324,95 @@ fn header_bytes_match_format_md() {
         0x00, 0x00, 0x00, 0x00, // off[0] = 0
     ];
     assert_eq!(&bytes[16..16 + fields.len()], &fields);
+}
+
+/// The payload CRC-32 of `tiny_model_bytes` in format version 2.
+const CRC_V2: u32 = 0x5340_A7B2;
+
+/// A version-1 file written before version 2 existed (`tests/fixtures/v1-tiny.quill`, the bytes of
+/// `tiny_model_bytes` at format version 1) loads, and generates what the same weights in version 2 generate.
+#[test]
+fn version_1_files_still_load_and_generate_the_same() {
+    let v1 = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/v1-tiny.quill"
+    ))
+    .unwrap();
+    assert_eq!(&v1[4..6], &[1, 0], "the fixture is a version-1 file");
+    let v2 = quill_core::testing::tiny_model_bytes();
+    let (old, new) = (
+        Model::from_bytes(&v1).unwrap(),
+        Model::from_bytes(&v2).unwrap(),
+    );
+    assert_eq!((old.format_version(), new.format_version()), (1, 2));
+    assert_eq!((old.kind(), old.hyper()), (ModelKind::Lstm, new.hyper()));
+    let config = SamplerConfig {
+        temperature: 0.9,
+        top_k: 8,
+        ..SamplerConfig::GREEDY
+    };
+    let text = |m: &Model| {
+        let mut g: Generator<64, 1, 8> = Generator::new(m, config, 3).unwrap();
+        let mut s = String::new();
+        g.prime("the people", &mut s, |_| {}).unwrap();
+        g.generate(40, &mut s).unwrap();
+        s
+    };
+    assert_eq!(text(&old), text(&new));
+    // Version 1 has no GRU: kind 1 in a version-1 payload is refused as a kind, not as garbage.
+    let mut payload = v1[16..].to_vec();
+    payload[0] = 1;
+    let mut file = v1[..16].to_vec();
+    file[8..12].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    file[12..16].copy_from_slice(&quill_core::crc32(&payload).to_le_bytes());
+    file.extend_from_slice(&payload);
+    assert_eq!(
+        Model::from_bytes(&file).unwrap_err(),
+        Error::UnsupportedModelKind { found: 1 }
+    );
+}
+
+#[test]
+fn gru_files_round_trip_and_name_their_tensors() {
+    let bytes = small_gru();
+    let m = Model::from_bytes(&bytes).unwrap();
+    assert_eq!(m.kind(), ModelKind::Gru);
+    // V·E + 2 layers × (3H·in + 3H·H + 3H + H) + V·H + V.
+    let (v, e, h) = (40, 12, 16);
+    let layer = |input: usize| 3 * h * input + 3 * h * h + 3 * h + h;
+    assert_eq!(m.parameter_count(), v * e + layer(e) + layer(h) + v * h + v);
+    let hyper = small_builder().hyper;
+    let mut b = random_cell(ModelKind::Gru, hyper, false, DType::I8RowScaled, 9);
+    b.layers[1].bias_hn.pop();
+    assert_eq!(
+        b.to_bytes().unwrap_err(),
+        Error::ShapeMismatch {
+            tensor: TensorName::GruHiddenBias(1),
+            expected: 64,
+            found: 60
+        }
+    );
+    let mut b = random_cell(ModelKind::Gru, hyper, false, DType::I8RowScaled, 9);
+    b.layers[0].w_hh = random_model(hyper, false, DType::I8RowScaled, 9).layers[0]
+        .w_hh
+        .clone();
+    assert_eq!(
+        b.to_bytes().unwrap_err(),
+        Error::ShapeMismatch {
+            tensor: TensorName::GruHidden(0),
+            expected: 48 * 16,
+            found: 64 * 16
+        }
+    );
+    // An LSTM layer carries no b_hn.
+    let mut b = small_builder();
+    b.layers[0].bias_hn = vec![0.0; 16];
+    assert_eq!(
+        b.to_bytes().unwrap_err(),
+        Error::ShapeMismatch {
+            tensor: TensorName::LstmBias(0),
+            expected: 0,
+            found: 64
+        }
+    );
 }

@@ -1,14 +1,20 @@
 //! Generation: determinism, float vs int8 error, kernels against each other, sampler statistics, text handling.
 
-use quill_core::testing::random_model;
+use quill_core::testing::{random_cell, random_model};
 use quill_core::text::{normalize, pieces, Detokenizer};
 use quill_core::{
-    sampler::Selector, DType, Generator, Hyper, Kernel, Level, Model, Profile, Rng, SamplerConfig,
-    TokenizerSpec, Unknown,
+    sampler::Selector, DType, Generator, Hyper, Kernel, Level, Model, ModelKind, Profile, Rng,
+    SamplerConfig, TokenizerSpec, Unknown,
 };
 
 fn model_bytes(tied: bool, dtype: DType) -> Vec<u8> {
-    random_model(
+    cell_bytes(ModelKind::Lstm, tied, dtype)
+}
+
+/// V=300, E=H=48, two layers of `kind`.
+fn cell_bytes(kind: ModelKind, tied: bool, dtype: DType) -> Vec<u8> {
+    random_cell(
+        kind,
         Hyper {
             vocab: 300,
             embed: 48,
@@ -43,7 +49,13 @@ fn sampled() -> SamplerConfig {
 
 #[test]
 fn same_seed_same_text_and_kernels_agree() {
-    let bytes = model_bytes(false, DType::I8RowScaled);
+    for kind in [ModelKind::Lstm, ModelKind::Gru] {
+        kernels_agree(kind);
+    }
+}
+
+fn kernels_agree(kind: ModelKind) {
+    let bytes = cell_bytes(kind, false, DType::I8RowScaled);
     let m = Model::from_bytes(&bytes).unwrap();
     for cfg in [
         SamplerConfig::GREEDY,
@@ -80,7 +92,13 @@ fn reset_restarts_the_same_text() {
 /// The int8 path stays close to the float reference over a long stateful run; the bound is reported.
 #[test]
 fn int8_logits_track_float_reference() {
-    let bytes = model_bytes(false, DType::I8RowScaled);
+    for kind in [ModelKind::Lstm, ModelKind::Gru] {
+        int8_tracks_float(kind);
+    }
+}
+
+fn int8_tracks_float(kind: ModelKind) {
+    let bytes = cell_bytes(kind, false, DType::I8RowScaled);
     let m = Model::from_bytes(&bytes).unwrap();
     let mut q: Generator<64, 2, 8> = Generator::new(&m, SamplerConfig::GREEDY, 0).unwrap();
     let mut f: Generator<64, 2, 8> = Generator::new_float(&m, SamplerConfig::GREEDY, 0).unwrap();
@@ -111,10 +129,75 @@ fn int8_logits_track_float_reference() {
         );
     }
     println!(
-        "int8 vs float: worst logit error {:.2}% of max |logit|, argmax agreement {agree}/200",
+        "{kind:?} int8 vs float: worst logit error {:.2}% of max |logit|, argmax agreement {agree}/200",
         worst * 100.0
     );
     assert!(agree >= 180, "argmax agreed on only {agree}/200 steps");
+}
+
+/// The float path's GRU against the equations of `torch.nn.GRU` written out directly in f64 from the builder's
+/// weights (two layers, carried state, 150 steps).
+#[test]
+fn gru_float_path_follows_the_torch_equations() {
+    let hyper = Hyper {
+        vocab: 50,
+        embed: 24,
+        hidden: 32,
+        layers: 2,
+    };
+    let b = random_cell(ModelKind::Gru, hyper, false, DType::F32, 4);
+    let bytes = b.to_bytes().unwrap();
+    let m = Model::from_bytes(&bytes).unwrap();
+    let mut g: Generator<32, 2, 8> = Generator::new_float(&m, SamplerConfig::GREEDY, 0).unwrap();
+    let f64s = |t: &quill_core::OwnedTensor| -> Vec<f64> {
+        t.to_f32().iter().map(|&v| f64::from(v)).collect()
+    };
+    let matvec = |w: &[f64], rows: usize, x: &[f64]| -> Vec<f64> {
+        (0..rows)
+            .map(|r| (0..x.len()).map(|c| w[r * x.len() + c] * x[c]).sum())
+            .collect()
+    };
+    let sig = |v: f64| 1.0 / (1.0 + (-v).exp());
+    let (v, e, h) = (50, 24, 32);
+    let emb = f64s(&b.embedding);
+    let dense = f64s(b.dense.as_ref().unwrap());
+    let mut state = vec![vec![0f64; h]; 2];
+    let mut ours = vec![0f32; v];
+    let mut rng = Rng::new(8);
+    let mut worst = 0f64;
+    for _ in 0..150 {
+        let tok = (rng.next_u32() % v as u32) as usize;
+        let mut x: Vec<f64> = emb[tok * e..(tok + 1) * e].to_vec();
+        for (l, layer) in b.layers.iter().enumerate() {
+            let gi = matvec(&f64s(&layer.w_ih), 3 * h, &x);
+            let gh = matvec(&f64s(&layer.w_hh), 3 * h, &state[l]);
+            let bias = |i: usize| f64::from(layer.bias[i]);
+            for j in 0..h {
+                let r = sig(gi[j] + gh[j] + bias(j));
+                let z = sig(gi[h + j] + gh[h + j] + bias(h + j));
+                let n = (gi[2 * h + j]
+                    + bias(2 * h + j)
+                    + r * (gh[2 * h + j] + f64::from(layer.bias_hn[j])))
+                .tanh();
+                state[l][j] = (1.0 - z) * n + z * state[l][j];
+            }
+            x = state[l].clone();
+        }
+        let want: Vec<f64> = matvec(&dense, v, &x)
+            .iter()
+            .zip(&b.dense_bias)
+            .map(|(a, &b)| a + f64::from(b))
+            .collect();
+        g.feed(tok as u32);
+        g.logits(&mut ours).unwrap();
+        let err = ours
+            .iter()
+            .zip(&want)
+            .fold(0f64, |m, (&a, b)| m.max((f64::from(a) - b).abs()));
+        worst = worst.max(err);
+    }
+    println!("GRU float path vs f64 equations: worst |Δlogit| {worst:e} over 150 steps");
+    assert!(worst <= 1e-5, "worst |Δlogit| {worst}");
 }
 
 fn frequencies(logits: &[f32], cfg: SamplerConfig, n: usize) -> Vec<f64> {

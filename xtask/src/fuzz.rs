@@ -7,8 +7,8 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use quill_core::testing::{random_model, tiny_model_bytes};
-use quill_core::{DType, Hyper};
+use quill_core::testing::{random_cell, random_model, tiny_model_bytes};
+use quill_core::{DType, Hyper, ModelKind};
 
 use crate::env::{cargo, run, workspace};
 
@@ -75,13 +75,11 @@ pub fn fuzz(seconds: u32) -> Result<()> {
     )
 }
 
-/// A few small valid models, as whole files (mode byte 0) and as bare payloads (mode byte 1), if the corpus is
-/// empty: the fuzzer starts from inputs that get past the decoder instead of rediscovering the format.
+/// A few small valid models (LSTM and GRU, int8 and f32), as whole files (mode byte 0) and as bare payloads
+/// (mode byte 1), each written if missing: the fuzzer starts from inputs that get past the decoder instead of
+/// rediscovering the format, and a corpus from an older format version gains the new seeds.
 fn write_seeds(corpus: &Path) -> Result<()> {
     std::fs::create_dir_all(corpus)?;
-    if std::fs::read_dir(corpus)?.next().is_some() {
-        return Ok(());
-    }
     let hyper = Hyper {
         vocab: 24,
         embed: 8,
@@ -92,17 +90,21 @@ fn write_seeds(corpus: &Path) -> Result<()> {
         tiny_model_bytes(),
         random_model(hyper, false, DType::I8RowScaled, 2).to_bytes()?,
         random_model(hyper, false, DType::F32, 3).to_bytes()?,
+        random_cell(ModelKind::Gru, hyper, false, DType::I8RowScaled, 4).to_bytes()?,
+        random_cell(ModelKind::Gru, hyper, false, DType::F32, 5).to_bytes()?,
     ];
     for (i, file) in models.iter().enumerate() {
         let payload = file.get(16..).unwrap_or_default();
-        std::fs::write(
-            corpus.join(format!("file-{i}")),
-            [&[0u8][..], file].concat(),
-        )?;
-        std::fs::write(
-            corpus.join(format!("payload-{i}")),
-            [&[1u8][..], payload].concat(),
-        )?;
+        let v = quill_core::FORMAT_VERSION;
+        for (name, seed) in [
+            (format!("v{v}-file-{i}"), [&[0u8][..], file].concat()),
+            (format!("v{v}-payload-{i}"), [&[1u8][..], payload].concat()),
+        ] {
+            let path = corpus.join(name);
+            if !path.exists() {
+                std::fs::write(path, seed)?;
+            }
+        }
     }
     Ok(())
 }

@@ -95,6 +95,7 @@ fn sentence_settings(profile: Profile, n: usize) -> quill_trainer::settings::Tra
         patience: 0,
         seed: 0,
         val_split: 0.2,
+        cell: Default::default(),
         embed: 8,
         hidden: 8,
         layers: 1,

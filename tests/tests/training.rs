@@ -8,6 +8,7 @@ use quill_tests::write_corpus;
 use quill_trainer::checkpoint;
 use quill_trainer::data::Context;
 use quill_trainer::generate::{self, GenerateOptions};
+use quill_trainer::net::Cell;
 use quill_trainer::settings::TrainSettings;
 use quill_trainer::source::Source;
 use quill_trainer::train::{self, RunOptions};
@@ -39,6 +40,7 @@ fn settings(corpus: &std::path::Path, epochs: usize, context: Context) -> TrainS
         patience: 0,
         seed: 3,
         val_split: 0.2,
+        cell: Cell::Lstm,
         embed: 16,
         hidden: 24,
         layers: 1,
@@ -68,10 +70,23 @@ fn params(path: &std::path::Path) -> Vec<(String, Vec<f32>)> {
 
 #[test]
 fn resume_gives_the_same_weights_as_an_uninterrupted_run() {
+    resume_is_exact(Cell::Lstm);
+}
+
+#[test]
+fn gru_resume_gives_the_same_weights_as_an_uninterrupted_run() {
+    resume_is_exact(Cell::Gru);
+}
+
+fn resume_is_exact(cell: Cell) {
     let _turn = serial();
     let dir = tempfile::tempdir().unwrap();
     let corpus = write_corpus(dir.path(), 300, 1);
     let (straight, split) = (dir.path().join("straight"), dir.path().join("split"));
+    let settings = |corpus: &std::path::Path, epochs, context| TrainSettings {
+        cell,
+        ..settings(corpus, epochs, context)
+    };
     let outcome = train::run(
         settings(&corpus, 3, Context::Stream),
         &opts(&straight, false),
@@ -102,18 +117,41 @@ fn resume_gives_the_same_weights_as_an_uninterrupted_run() {
 
 #[test]
 fn core_float_path_reproduces_libtorch_and_int8_stays_close() {
+    float_and_int8_match(Cell::Lstm, 1, 1e-4, 0.02);
+}
+
+#[test]
+fn gru_core_float_path_reproduces_libtorch_one_layer() {
+    float_and_int8_match(Cell::Gru, 1, 1e-5, 0.01);
+}
+
+#[test]
+fn gru_core_float_path_reproduces_libtorch_two_layers() {
+    float_and_int8_match(Cell::Gru, 2, 1e-5, 0.01);
+}
+
+/// Trains `cell` × `layers` briefly, then: quill-core's float path against libtorch step by step with carried
+/// state (max |Δlogit| ≤ `tol` over 300 steps), and int8 validation perplexity within `ppl_tol` of libtorch's.
+fn float_and_int8_match(cell: Cell, layers: i64, tol: f32, ppl_tol: f64) {
     let _turn = serial();
     let dir = tempfile::tempdir().unwrap();
     let corpus = write_corpus(dir.path(), 400, 2);
     let out = dir.path().join("run");
-    train::run(settings(&corpus, 4, Context::Sentence), &opts(&out, false)).unwrap();
+    let s = TrainSettings {
+        cell,
+        layers,
+        ..settings(&corpus, 4, Context::Sentence)
+    };
+    train::run(s, &opts(&out, false)).unwrap();
     let ck = checkpoint::load(&out.join("best.ckpt"), tch::Device::Cpu).unwrap();
+    assert_eq!(ck.net.cfg.cell, cell);
 
     // f32 export: quill-core's float path against libtorch, step by step with carried state.
     let (b, _) = export::build(&ck, DType::F32).unwrap();
     let bytes = b.to_bytes().unwrap();
     let model = Model::from_bytes(&bytes).unwrap();
-    let mut g: Generator<32, 1, 8> =
+    assert_eq!(model.kind(), cell.kind());
+    let mut g: Generator<32, 2, 8> =
         Generator::new_float(&model, SamplerConfig::GREEDY, 0).unwrap();
     let mut state = ck.net.zero_state(1);
     let mut ours = vec![0f32; model.hyper().vocab as usize];
@@ -128,11 +166,16 @@ fn core_float_path_reproduces_libtorch_and_int8_stays_close() {
             .zip(&theirs)
             .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
         worst = worst.max(err);
-        assert!(err <= 1e-4, "step {i}: max |core - libtorch| = {err}");
+        assert!(
+            err <= tol,
+            "{cell:?} step {i}: max |core - libtorch| = {err}"
+        );
     }
-    println!("core f32 vs libtorch: worst logit difference {worst:e} over 300 steps");
+    println!(
+        "{cell:?} x{layers} core f32 vs libtorch: worst logit difference {worst:e} over 300 steps"
+    );
 
-    // int8 export: validation perplexity within 2% of libtorch's.
+    // int8 export: validation perplexity close to libtorch's.
     let (b, _) = export::build(&ck, DType::I8RowScaled).unwrap();
     let bytes = b.to_bytes().unwrap();
     let model = Model::from_bytes(&bytes).unwrap();
@@ -144,9 +187,9 @@ fn core_float_path_reproduces_libtorch_and_int8_stays_close() {
     let int8 = perplexity::core_loss(&model, false, toks, ends, true)
         .unwrap()
         .exp();
-    println!("validation perplexity: libtorch f32 {float:.3}, quill-core int8 {int8:.3}");
+    println!("{cell:?} x{layers} validation perplexity: libtorch f32 {float:.3}, quill-core int8 {int8:.3}");
     assert!(
-        (int8 / float - 1.0).abs() < 0.02,
+        (int8 / float - 1.0).abs() < ppl_tol,
         "int8 {int8} vs float {float}"
     );
     assert!(

@@ -6,6 +6,7 @@ use quill_core::{DType, Hyper, ModelBuilder, OwnedLayer, OwnedTensor};
 use tch::{Device, Kind, Tensor};
 
 use crate::checkpoint::Checkpoint;
+use crate::net::Cell;
 
 /// One tensor's quantization error.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -67,27 +68,36 @@ pub fn build(ck: &Checkpoint, dtype: DType) -> Result<(ModelBuilder, Vec<QuantEr
         t
     };
     let embedding = tensor("emb.weight", &get("emb.weight")?, v, e);
+    let (p, g) = (cfg.cell.prefix(), cfg.cell.kind().gates());
     let mut layers = Vec::new();
     for l in 0..cfg.layers as usize {
         let input = if l == 0 { e } else { h };
         let (b_ih, b_hh) = (
-            get(&format!("lstm.bias_ih_l{l}"))?,
-            get(&format!("lstm.bias_hh_l{l}"))?,
+            get(&format!("{p}.bias_ih_l{l}"))?,
+            get(&format!("{p}.bias_hh_l{l}"))?,
         );
+        let (w_ih, w_hh) = (format!("{p}.weight_ih_l{l}"), format!("{p}.weight_hh_l{l}"));
+        // Fused b_ih + b_hh, except the GRU's n rows: b_hn sits inside r ⊙ (W_hn h + b_hn) and stays apart.
+        let fused = if cfg.cell == Cell::Gru { 2 * h } else { g * h };
+        let bias = (0..g * h)
+            .map(|i| {
+                if i < fused {
+                    b_ih[i] + b_hh[i]
+                } else {
+                    b_ih[i]
+                }
+            })
+            .collect();
+        let bias_hn = if cfg.cell == Cell::Gru {
+            b_hh[2 * h..3 * h].to_vec()
+        } else {
+            Vec::new()
+        };
         layers.push(OwnedLayer {
-            w_ih: tensor(
-                &format!("lstm.weight_ih_l{l}"),
-                &get(&format!("lstm.weight_ih_l{l}"))?,
-                4 * h,
-                input,
-            ),
-            w_hh: tensor(
-                &format!("lstm.weight_hh_l{l}"),
-                &get(&format!("lstm.weight_hh_l{l}"))?,
-                4 * h,
-                h,
-            ),
-            bias: b_ih.iter().zip(&b_hh).map(|(a, b)| a + b).collect(),
+            w_ih: tensor(&w_ih, &get(&w_ih)?, g * h, input),
+            w_hh: tensor(&w_hh, &get(&w_hh)?, g * h, h),
+            bias,
+            bias_hn,
         });
     }
     let dense = if cfg.tie {
@@ -97,6 +107,7 @@ pub fn build(ck: &Checkpoint, dtype: DType) -> Result<(ModelBuilder, Vec<QuantEr
     };
     let meta = serde_json::json!({
         "trainer": concat!("quill ", env!("CARGO_PKG_VERSION")),
+        "cell": cfg.cell.prefix(),
         "corpus": ck.meta.settings.corpus,
         "epochs": ck.meta.epochs_done,
         "best_val": ck.meta.best_val,
@@ -104,6 +115,7 @@ pub fn build(ck: &Checkpoint, dtype: DType) -> Result<(ModelBuilder, Vec<QuantEr
         "seed": ck.meta.settings.seed,
     });
     let builder = ModelBuilder {
+        kind: cfg.cell.kind(),
         hyper: Hyper {
             vocab: v as u32,
             embed: e as u32,

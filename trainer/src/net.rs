@@ -1,4 +1,4 @@
-//! The libtorch model: Embedding(V, E) → LSTM(E, H) × layers → Dense(H, V), optionally tied.
+//! The libtorch model: Embedding(V, E) → LSTM or GRU (E, H) × layers → Dense(H, V), optionally tied.
 
 use anyhow::Result;
 use tch::nn::{self, Init, RNN};
@@ -6,42 +6,93 @@ use tch::{Device, Kind, Tensor};
 
 use crate::settings::TrainSettings;
 
+/// The recurrent cell (`--cell`).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Cell {
+    /// `torch.nn.LSTM`: four gates and a cell state.
+    #[default]
+    Lstm,
+    /// `torch.nn.GRU`: three gates, no cell state (a quarter fewer recurrent weights).
+    Gru,
+}
+
+impl Cell {
+    /// The model-file kind for this cell.
+    pub fn kind(self) -> quill_core::ModelKind {
+        match self {
+            Self::Lstm => quill_core::ModelKind::Lstm,
+            Self::Gru => quill_core::ModelKind::Gru,
+        }
+    }
+
+    /// Prefix of the recurrent parameters' names (`lstm.weight_ih_l0`, `gru.bias_hh_l1`, ...).
+    pub fn prefix(self) -> &'static str {
+        self.kind().name()
+    }
+}
+
 /// Model dimensions and regularization.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NetConfig {
+    /// Recurrent cell (checkpoints written before GRUs existed are LSTMs).
+    #[serde(default)]
+    pub cell: Cell,
     /// Vocabulary size V.
     pub vocab: i64,
     /// Embedding width E.
     pub embed: i64,
     /// Hidden width H.
     pub hidden: i64,
-    /// LSTM layers.
+    /// Recurrent layers.
     pub layers: i64,
-    /// Dropout on the embedding output and the LSTM output (training only).
+    /// Dropout on the embedding output and the recurrent output (training only).
     pub dropout: f64,
     /// Tie the dense weights to the embedding (needs E = H).
     pub tie: bool,
 }
 
+/// The recurrent layers, as libtorch runs them (cuDNN on a GPU).
+enum Rnn {
+    Lstm(nn::LSTM),
+    Gru(nn::GRU),
+}
+
 /// The network and its parameters.
 pub struct Net {
-    /// Parameters: `emb.weight`, `lstm.{weight,bias}_{ih,hh}_l{n}`, `dense.weight` (untied), `dense.bias`.
+    /// Parameters: `emb.weight`, `{lstm,gru}.{weight,bias}_{ih,hh}_l{n}`, `dense.weight` (untied), `dense.bias`.
     pub vs: nn::VarStore,
     emb: Tensor,
-    lstm: nn::LSTM,
+    rnn: Rnn,
     dense: Option<Tensor>,
     dense_bias: Tensor,
     /// Dimensions.
     pub cfg: NetConfig,
 }
 
-/// LSTM state `(h, c)`, each (layers, B, H).
-pub type State = nn::LSTMState;
+/// Recurrent state: LSTM `(h, c)` or GRU `h`, each (layers, B, H).
+pub enum State {
+    /// LSTM hidden and cell state.
+    Lstm(nn::LSTMState),
+    /// GRU hidden state.
+    Gru(nn::GRUState),
+}
 
 impl NetConfig {
     /// The network `settings` ask for, over a vocabulary of `vocab` tokens.
     pub fn from_settings(s: &TrainSettings, vocab: usize) -> Self {
         Self {
+            cell: s.cell,
             vocab: vocab as i64,
             embed: s.embed,
             hidden: s.hidden,
@@ -54,8 +105,10 @@ impl NetConfig {
 
 /// The state cut off from the graph of the window that produced it (truncated BPTT).
 pub fn detach(state: &State) -> State {
-    let (h, c) = &state.0;
-    nn::LSTMState((h.detach(), c.detach()))
+    match state {
+        State::Lstm(nn::LSTMState((h, c))) => State::Lstm(nn::LSTMState((h.detach(), c.detach()))),
+        State::Gru(nn::GRUState(h)) => State::Gru(nn::GRUState(h.detach())),
+    }
 }
 
 impl Net {
@@ -77,7 +130,11 @@ impl Net {
             batch_first: true,
             ..Default::default()
         };
-        let lstm = nn::lstm(&root / "lstm", cfg.embed, cfg.hidden, rnn);
+        let path = &root / cfg.cell.prefix();
+        let rnn = match cfg.cell {
+            Cell::Lstm => Rnn::Lstm(nn::lstm(path, cfg.embed, cfg.hidden, rnn)),
+            Cell::Gru => Rnn::Gru(nn::gru(path, cfg.embed, cfg.hidden, rnn)),
+        };
         let k = 1.0 / (cfg.hidden as f64).sqrt();
         let dense = (!cfg.tie).then(|| {
             (&root / "dense").var(
@@ -91,7 +148,7 @@ impl Net {
         Self {
             vs,
             emb,
-            lstm,
+            rnn,
             dense,
             dense_bias,
             cfg,
@@ -100,13 +157,32 @@ impl Net {
 
     /// Zero state for a batch of `b` sequences.
     pub fn zero_state(&self, b: i64) -> State {
-        self.lstm.zero_state(b)
+        match &self.rnn {
+            Rnn::Lstm(l) => State::Lstm(l.zero_state(b)),
+            Rnn::Gru(g) => State::Gru(g.zero_state(b)),
+        }
     }
 
     /// Logits (B, T, V) for token ids `xs` (B, T) from `state`; also the final state.
     pub fn forward(&self, xs: &Tensor, state: &State, train: bool) -> (Tensor, State) {
         let x = Tensor::embedding(&self.emb, xs, -1, false, false).dropout(self.cfg.dropout, train);
-        let (out, state) = self.lstm.seq_init(&x, state);
+        let (out, state) = match (&self.rnn, state) {
+            (Rnn::Lstm(l), State::Lstm(s)) => {
+                let (out, s) = l.seq_init(&x, s);
+                (out, State::Lstm(s))
+            }
+            (Rnn::Gru(g), State::Gru(s)) => {
+                let (out, s) = g.seq_init(&x, s);
+                (out, State::Gru(s))
+            }
+            _ => {
+                debug_assert!(
+                    false,
+                    "unreachable: states come from this net's zero_state or forward"
+                );
+                return self.forward(xs, &self.zero_state(xs.size()[0]), train);
+            }
+        };
         let out = out.dropout(self.cfg.dropout, train);
         let w = self.dense.as_ref().unwrap_or(&self.emb);
         // One fused addmm, as torch.nn.Linear.

@@ -46,13 +46,16 @@ pub struct TrainSettings {
     pub seed: u64,
     /// Fraction of the corpus (from the end) held out for validation.
     pub val_split: f64,
+    /// Recurrent cell (settings stored before GRUs existed are LSTMs).
+    #[serde(default)]
+    pub cell: crate::net::Cell,
     /// Embedding width E.
     pub embed: i64,
     /// Hidden width H.
     pub hidden: i64,
-    /// LSTM layers.
+    /// Recurrent layers.
     pub layers: i64,
-    /// Dropout on the embedding and LSTM outputs while training.
+    /// Dropout on the embedding and recurrent outputs while training.
     pub dropout: f64,
     /// Tie embedding and dense weights (E = H).
     pub tie: bool,

@@ -152,3 +152,67 @@ fn inspect_names_a_file_that_is_neither_model_nor_checkpoint() {
         "{err}"
     );
 }
+
+#[test]
+fn a_gru_trains_exports_inspects_and_generates() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = corpus(dir.path());
+    let run = dir.path().join("gru");
+    let run_s = run.to_string_lossy().to_string();
+    let out = quill(&[
+        "train",
+        &corpus,
+        "--out",
+        &run_s,
+        "--cell",
+        "gru",
+        "--epochs",
+        "1",
+        "--embed",
+        "16",
+        "--hidden",
+        "16",
+        "--layers",
+        "2",
+        "--batch",
+        "8",
+        "--seq-len",
+        "10",
+        "--device",
+        "cpu",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let model = dir.path().join("gru.quill").to_string_lossy().to_string();
+    let out = quill(&["export", &run_s, "-o", &model, "--eval-tokens", "50"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let info = text(&quill(&["inspect", &model]).stdout);
+    assert!(
+        info.contains("cell=gru") && info.contains("layers=2"),
+        "{info}"
+    );
+    assert!(info.contains("format v2"), "{info}");
+    let ck = text(&quill(&["inspect", &run_s]).stdout);
+    assert!(ck.contains("cell: Gru"), "{ck}");
+    for source in [&model, &run_s] {
+        let out = quill(&["generate", source, "--prompt", "the people", "--words", "6"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stdout).starts_with("The people"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+    let float = quill(&[
+        "generate",
+        &run_s,
+        "--float",
+        "--prompt",
+        "the people",
+        "--words",
+        "6",
+    ]);
+    assert!(float.status.success(), "{}", text(&float.stderr));
+    let eval = quill(&["eval", &model, &corpus]);
+    assert!(eval.status.success(), "{}", text(&eval.stderr));
+}

@@ -25,11 +25,12 @@ pub fn run(args: &InspectArgs) -> Result<()> {
             println!(
                 "quill model {} (format v{})",
                 path.display(),
-                quill_core::FORMAT_VERSION
+                m.format_version()
             );
             println!("  bytes: {}  crc ok", bytes.len());
             println!(
-                "  V={} E={} H={} layers={} tied={} quantized={}",
+                "  cell={} V={} E={} H={} layers={} tied={} quantized={}",
+                m.kind().name(),
                 hy.vocab,
                 hy.embed,
                 hy.hidden,

@@ -33,9 +33,15 @@ fn check_tools() -> Result<()> {
     Ok(())
 }
 
-/// The board-sized model (V=4096, E=H=128, tied) trained on the default corpus, cached.
-fn board_model(env: &Env, quill: &Path, quick: bool) -> Result<PathBuf> {
-    let dir = cache().join(if quick { "board-test" } else { "board" });
+/// The board-sized model (V=4096, E=H=128, tied, `cell` = `lstm` or `gru`) trained on the default corpus,
+/// cached.
+fn board_model(env: &Env, quill: &Path, quick: bool, cell: &str) -> Result<PathBuf> {
+    let name = if quick { "board-test" } else { "board" };
+    let dir = cache().join(if cell == "lstm" {
+        name.to_string()
+    } else {
+        format!("{name}-{cell}")
+    });
     let model = dir.join("model.quill");
     if model.exists() {
         return Ok(model);
@@ -52,6 +58,8 @@ fn board_model(env: &Env, quill: &Path, quick: bool) -> Result<PathBuf> {
         &corpus,
         "--out",
         &d,
+        "--cell",
+        cell,
         "--max-vocab",
         "4096",
         "--embed",
@@ -132,15 +140,28 @@ fn print_report(out: &str) {
     }
 }
 
-/// `cargo xtask firmware [--model PATH] [--sampled]`.
+/// `cargo xtask firmware [--model PATH | --cell lstm|gru] [--sampled]`.
 pub fn run_cli(args: &[String]) -> Result<()> {
     check_tools()?;
-    let model = match args.iter().position(|a| a == "--model") {
-        Some(i) => PathBuf::from(args.get(i + 1).context("--model needs a path")?),
+    let value = |flag: &str| -> Result<Option<&String>> {
+        match args.iter().position(|a| a == flag) {
+            Some(i) => Ok(Some(
+                args.get(i + 1)
+                    .with_context(|| format!("{flag} needs a value"))?,
+            )),
+            None => Ok(None),
+        }
+    };
+    let cell = value("--cell")?.map_or("lstm", |c| c.as_str());
+    if !CELLS.contains(&cell) {
+        bail!("--cell {cell}: use lstm or gru");
+    }
+    let model = match value("--model")? {
+        Some(path) => PathBuf::from(path),
         None => {
             let env = Env::setup()?;
             let quill = env.build_quill()?;
-            board_model(&env, &quill, false)?
+            board_model(&env, &quill, false, cell)?
         }
     };
     let sampled = args.iter().any(|a| a == "--sampled");
@@ -158,21 +179,35 @@ const SAMPLED: &[(&str, &str)] = &[
     ("QUILL_SEED", "7"),
 ];
 
-/// Board vs desktop byte identity (greedy and sampled) and the board budget.
+/// The recurrent cells the board runs.
+const CELLS: [&str; 2] = ["lstm", "gru"];
+
+/// Board vs desktop byte identity (greedy and sampled) and the board budget, for an LSTM and a GRU board model.
 pub fn test(env: &Env) -> Result<()> {
     check_tools()?;
     let quill = env.build_quill()?;
-    let model = board_model(env, &quill, true)?;
-    // The firmware's own lints (every `unsafe` with its SAFETY line): it is outside the workspace's clippy run.
-    run(cargo()
-        .current_dir(workspace().join("firmware-example"))
-        .args(["clippy", "--release", "--", "-D", "warnings"])
-        .env("QUILL_MODEL", &model)
-        .env_remove("RUSTFLAGS"))?;
+    for (i, cell) in CELLS.into_iter().enumerate() {
+        let model = board_model(env, &quill, true, cell)?;
+        if i == 0 {
+            // The firmware's own lints (every `unsafe` with its SAFETY line): it is outside the workspace's clippy
+            // run.
+            run(cargo()
+                .current_dir(workspace().join("firmware-example"))
+                .args(["clippy", "--release", "--", "-D", "warnings"])
+                .env("QUILL_MODEL", &model)
+                .env_remove("RUSTFLAGS"))?;
+        }
+        board_matches_desktop(env, &quill, &model, cell)?;
+    }
+    Ok(())
+}
+
+fn board_matches_desktop(env: &Env, quill: &Path, model: &Path, cell: &str) -> Result<()> {
     for (name, settings) in [("greedy", &[][..]), ("sampled", SAMPLED)] {
-        let out = run_board(&model, settings)?;
+        let name = format!("{cell} {name}");
+        let out = run_board(model, settings)?;
         let board = board_text(&out)?;
-        let mut c = env.command(&quill);
+        let mut c = env.command(quill);
         c.args([
             "generate",
             &model.to_string_lossy(),

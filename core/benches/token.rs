@@ -1,19 +1,20 @@
 //! µs per generated token: `cargo bench -p quill-core --bench token`.
 //!
-//! Seed-sized model (V=11,548, E=100, H=150, untied, random weights) and the board model (V=4,096, E=H=128, tied);
+//! LSTM and GRU, each as the seed-sized model (V=11,548, E=100, H=150, untied, random weights) and the board model
+//! (V=4,096, E=H=128, tied);
 //! greedy, top-k 40, temperature 0.8; int8 path with the detected kernel (and, for greedy, every other kernel this
 //! CPU has, down to the scalar reference), and the float reference. One thread.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use quill_core::testing::{random_model, BENCH_CONFIGS, BENCH_MODELS};
-use quill_core::{DType, Generator, Hyper, Kernel, Model};
+use quill_core::testing::{random_cell, BENCH_CONFIGS, BENCH_MODELS};
+use quill_core::{DType, Generator, Hyper, Kernel, Model, ModelKind};
 
-fn bench_model(c: &mut Criterion, name: &str, hyper: Hyper, tied: bool) {
-    let bytes = random_model(hyper, tied, DType::I8RowScaled, 1)
+fn bench_model(c: &mut Criterion, kind: ModelKind, name: &str, hyper: Hyper, tied: bool) {
+    let bytes = random_cell(kind, hyper, tied, DType::I8RowScaled, 1)
         .to_bytes()
         .expect("valid model");
     let model = Model::from_bytes(&bytes).expect("loads");
-    let mut group = c.benchmark_group(name);
+    let mut group = c.benchmark_group(format!("{} {name}", kind.name()));
     for (label, cfg) in BENCH_CONFIGS {
         let mut gen: Generator<160, 1, 64> = Generator::new(&model, cfg, 1).expect("fits");
         let kernel = gen.kernel();
@@ -43,7 +44,9 @@ fn bench_model(c: &mut Criterion, name: &str, hyper: Hyper, tied: bool) {
 
 fn token(c: &mut Criterion) {
     for (name, hyper, tied) in BENCH_MODELS {
-        bench_model(c, name, hyper, tied);
+        for kind in [ModelKind::Lstm, ModelKind::Gru] {
+            bench_model(c, kind, name, hyper, tied);
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-//! Best-round µs per generated token: `cargo run --release -p quill-core --example token_min`.
+//! Best-round µs per generated token: `cargo run --release -p quill-core --example token_min [FILTER]`.
 //!
 //! The criterion bench (`cargo bench -p quill-core --bench token`) reports means, which on a shared machine move
 //! with whatever else runs there. This takes the fastest of many short rounds instead (as Python's `timeit`
@@ -6,8 +6,8 @@
 
 use std::time::Instant;
 
-use quill_core::testing::{random_model, BENCH_CONFIGS, BENCH_MODELS};
-use quill_core::{DType, Generator, Kernel, Model};
+use quill_core::testing::{random_cell, BENCH_CONFIGS, BENCH_MODELS};
+use quill_core::{DType, Generator, Kernel, Model, ModelKind};
 
 const ROUNDS: usize = 2000;
 const TOKENS_PER_ROUND: usize = 10;
@@ -25,8 +25,12 @@ fn best_round(gen: &mut Generator<'_, 160, 1, 64>) -> f64 {
 }
 
 fn main() {
-    for (name, hyper, tied) in BENCH_MODELS {
-        let bytes = random_model(hyper, tied, DType::I8RowScaled, 1)
+    let only = std::env::args().nth(1); // an optional filter: `lstm`, `gru`, `seed`, `Avx2 greedy`, ...
+    for ((name, hyper, tied), kind) in BENCH_MODELS
+        .into_iter()
+        .flat_map(|m| [(m, ModelKind::Lstm), (m, ModelKind::Gru)])
+    {
+        let bytes = random_cell(kind, hyper, tied, DType::I8RowScaled, 1)
             .to_bytes()
             .expect("valid model");
         let model = Model::from_bytes(&bytes).expect("loads");
@@ -42,13 +46,20 @@ fn main() {
                 if kernel == Kernel::Scalar && label != "greedy" {
                     continue;
                 }
+                let row = format!(
+                    "{} {name:27} int8 {:10} {label:16}",
+                    kind.name(),
+                    format!("{kernel:?}")
+                );
+                if only.as_ref().is_some_and(|f| !row.contains(f.as_str())) {
+                    continue;
+                }
                 let mut gen: Generator<160, 1, 64> = Generator::new(&model, cfg, 1)
                     .expect("fits")
                     .with_kernel(kernel);
                 gen.feed(3);
                 let us = best_round(&mut gen) * 1e6;
-                let kernel = format!("{kernel:?}");
-                println!("{name:27} int8 {kernel:10} {label:16} {us:8.1} µs/token");
+                println!("{row} {us:8.1} µs/token");
             }
         }
     }

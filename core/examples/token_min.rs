@@ -26,11 +26,13 @@ fn best_round(gen: &mut Generator<'_, 160, 1, 64>) -> f64 {
 
 fn main() {
     let only = std::env::args().nth(1); // an optional filter: `lstm`, `gru`, `seed`, `Avx2 greedy`, ...
-    for ((name, hyper, tied), kind) in BENCH_MODELS
+    let weights = [("int8", DType::I8RowScaled), ("int4", DType::I4GroupScaled)];
+    for (((name, hyper, tied), kind), (wname, dtype)) in BENCH_MODELS
         .into_iter()
         .flat_map(|m| [(m, ModelKind::Lstm), (m, ModelKind::Gru)])
+        .flat_map(|m| weights.map(|w| (m, w)))
     {
-        let bytes = random_cell(kind, hyper, tied, DType::I8RowScaled, 1)
+        let bytes = random_cell(kind, hyper, tied, dtype, 1)
             .to_bytes()
             .expect("valid model");
         let model = Model::from_bytes(&bytes).expect("loads");
@@ -47,7 +49,7 @@ fn main() {
                     continue;
                 }
                 let row = format!(
-                    "{} {name:27} int8 {:10} {label:16}",
+                    "{} {name:27} {wname} {:10} {label:16}",
                     kind.name(),
                     format!("{kernel:?}")
                 );

@@ -8,7 +8,7 @@ use crate::crc::crc32;
 use crate::error::Error;
 use crate::format::{
     DType, Hyper, ModelKind, RawLayer, RawModel, RawTensor, RawVocab, TokenizerSpec,
-    FORMAT_VERSION, HEADER_LEN, MAGIC,
+    FORMAT_VERSION, HEADER_LEN, INT4_GROUP, MAGIC,
 };
 use crate::model::Model;
 
@@ -47,7 +47,93 @@ pub fn quantize_row(row: &[f32]) -> (Vec<i8>, f32) {
     (q, scale)
 }
 
+/// How [`OwnedTensor::quantize_i4`] picks each group's multiplier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Int4Scale {
+    /// The multiplier nearest `max|w_group| / 7 / row_scale`: the group's largest weight is represented
+    /// (to the multiplier's rounding), the others round to its grid.
+    Max,
+    /// Among the multipliers from half to all of that, the one with the least squared rounding error over the
+    /// group (clipping the largest weights a little buys a finer grid for the rest). The writer's default.
+    Search,
+}
+
+/// One group's int4 values for step `step` (`w ≈ q · step`, `q` in `[-7, 7]`, rounded half away from zero)
+/// and their squared error.
+fn round_group(w: &[f32], step: f32) -> (Vec<i8>, f64) {
+    let q: Vec<i8> = w
+        .iter()
+        .map(|&v| {
+            if step > 0.0 {
+                libm::roundf(v / step).clamp(-7.0, 7.0) as i8
+            } else {
+                0
+            }
+        })
+        .collect();
+    let err = w
+        .iter()
+        .zip(&q)
+        .map(|(&v, &q)| f64::from(v - f32::from(q) * step).powi(2))
+        .sum();
+    (q, err)
+}
+
 impl OwnedTensor {
+    /// Quantizes a row-major f32 matrix to int4 as `FORMAT.md` lays it out: per row a scale
+    /// `max_group(max|w_group| / 7) / 63`; per group of 32 columns a multiplier `m` in 0..=63 (picked by `how`);
+    /// `q = round(w / (m · scale))` in `[-7, 7]`. `data` holds the multipliers (row-major), then the nibbles `q + 8`
+    /// (per group 16 bytes: column k low, k + 16 high; the last group padded with `q = 0`).
+    pub fn quantize_i4(values: &[f32], rows: usize, cols: usize, how: Int4Scale) -> Self {
+        let groups = cols.div_ceil(INT4_GROUP);
+        let mut mults = Vec::with_capacity(rows * groups);
+        let mut nibbles = Vec::with_capacity(rows * groups * 16);
+        let mut scales = Vec::with_capacity(rows);
+        let top = f32::from(crate::format::INT4_MAX_MULTIPLIER);
+        for row in values.chunks(cols.max(1)).take(rows) {
+            let ideal: Vec<f32> = row
+                .chunks(INT4_GROUP)
+                .map(|g| g.iter().fold(0.0f32, |m, &v| m.max(libm::fabsf(v))) / 7.0)
+                .collect();
+            let largest = ideal.iter().fold(0.0f32, |m, &v| m.max(v));
+            let scale = if largest.is_finite() {
+                largest / top
+            } else {
+                0.0
+            };
+            scales.push(scale);
+            for (w, &ideal) in row.chunks(INT4_GROUP).zip(&ideal) {
+                let want = if scale > 0.0 { ideal / scale } else { 0.0 };
+                let hi = libm::roundf(want).clamp(0.0, top) as u8;
+                let lo = match how {
+                    Int4Scale::Max => hi,
+                    Int4Scale::Search => (libm::roundf(want / 2.0) as u8).clamp(1, hi.max(1)),
+                };
+                let (mut best_m, mut best) = (hi, round_group(w, f32::from(hi) * scale));
+                for m in lo..hi {
+                    let cand = round_group(w, f32::from(m) * scale);
+                    if cand.1 < best.1 {
+                        (best_m, best) = (m, cand);
+                    }
+                }
+                let mut q = best.0;
+                q.resize(INT4_GROUP, 0);
+                mults.push(best_m);
+                for k in 0..16 {
+                    nibbles.push(((q[k] + 8) as u8) | (((q[k + 16] + 8) as u8) << 4));
+                }
+            }
+        }
+        mults.extend_from_slice(&nibbles);
+        Self {
+            dtype: DType::I4GroupScaled,
+            rows,
+            cols,
+            data: mults,
+            scales,
+        }
+    }
+
     /// Quantizes a row-major f32 matrix to int8 with one scale per row.
     pub fn quantize(values: &[f32], rows: usize, cols: usize) -> Self {
         let mut data = Vec::with_capacity(rows * cols);
@@ -78,10 +164,11 @@ impl OwnedTensor {
         }
     }
 
-    /// Quantizes or not, by `dtype`.
+    /// Quantizes or not, by `dtype` (int4 with [`Int4Scale::Search`]).
     pub fn new(dtype: DType, values: &[f32], rows: usize, cols: usize) -> Self {
         match dtype {
             DType::I8RowScaled => Self::quantize(values, rows, cols),
+            DType::I4GroupScaled => Self::quantize_i4(values, rows, cols, Int4Scale::Search),
             DType::F32 => Self::float(values, rows, cols),
         }
     }
@@ -100,6 +187,20 @@ impl OwnedTensor {
                 .zip(&self.scales)
                 .flat_map(|(row, &s)| row.iter().map(move |&q| f32::from(q as i8) * s))
                 .collect(),
+            DType::I4GroupScaled => {
+                let groups = self.cols.div_ceil(INT4_GROUP);
+                let (mults, nibbles) = self.data.split_at(self.rows * groups);
+                let mut out = Vec::with_capacity(self.rows * self.cols);
+                for (r, row) in nibbles.chunks(16 * groups.max(1)).enumerate() {
+                    for c in 0..self.cols {
+                        let (g, k) = (c / INT4_GROUP, c % INT4_GROUP);
+                        let q = crate::tensor::nibble(&row[16 * g..16 * g + 16], k);
+                        let m = mults[r * groups + g];
+                        out.push(f32::from(i16::from(q) * i16::from(m)) * self.scales[r]);
+                    }
+                }
+                out
+            }
         }
     }
 

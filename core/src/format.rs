@@ -12,8 +12,8 @@
 //! | 16     | n    | payload: `RawModel` in postcard encoding    |
 //!
 //! Version 2 is the one version of this release for every addition it needs: the GRU model kind and the GRU's
-//! separate `b_hn` (a field of every layer), and the reserved places for the subword tokenizer (merges, beside the
-//! vocabulary) and for 4-bit weights (a dtype). Version 1 files (LSTM, word/char) still load: they decode into
+//! separate `b_hn` (a field of every layer), 4-bit weights (a dtype), and the reserved place for the subword
+//! tokenizer (merges, beside the vocabulary). Version 1 files (LSTM, word/char) still load: they decode into
 //! the same structure with the version-2 fields empty.
 
 use serde::{Deserialize, Serialize};
@@ -77,6 +77,24 @@ pub enum DType {
     I8RowScaled,
     /// `rows*cols` f32 little-endian values, no scales (reference exports; the int8 path refuses them).
     F32,
+    /// 4-bit weights in `[-7, 7]` with one f32 scale per row and a 6-bit multiplier (0..=63) per group of
+    /// [`INT4_GROUP`] columns: `w[r][c] = q[r][c] * m[r][c / 32] * scale[r]` (format version 2; layout in
+    /// `FORMAT.md`). The products stay exact integers up to the row scale, as for int8.
+    I4GroupScaled,
+}
+
+/// Columns per group of an [`DType::I4GroupScaled`] tensor; each group is stored in 16 bytes of nibbles.
+pub const INT4_GROUP: usize = 32;
+
+/// The largest int4 group multiplier: with `|q| ≤ 7` and `|x| ≤ 127` a row of 16,384 columns sums to at most
+/// 16384·7·127·63 < 2³¹.
+pub const INT4_MAX_MULTIPLIER: u8 = 63;
+
+impl DType {
+    /// Whether the integer path runs this dtype (int8 and int4).
+    pub const fn is_integer(self) -> bool {
+        matches!(self, Self::I8RowScaled | Self::I4GroupScaled)
+    }
 }
 
 /// Token granularity.

@@ -4,8 +4,8 @@ use core::fmt::{self, Write};
 
 use crate::cell::{gru, head, lstm, Io};
 use crate::error::Error;
-use crate::format::{ModelKind, Unknown};
-use crate::kernels::{dequantize, matvec_f32, matvec_i8, with_features, Kernel, QVec, BLOCK};
+use crate::format::{DType, ModelKind, Unknown};
+use crate::kernels::{dequantize, matvec_f32, matvec_int, with_features, Kernel, QVec, BLOCK};
 use crate::limits::PROMPT_BYTES;
 use crate::model::Model;
 use crate::rng::Rng;
@@ -254,6 +254,13 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
         }
         let (hid, emb, t) = (m.hyper.hidden as usize, &m.embedding, token as usize);
         match self.precision {
+            Precision::Int8 if emb.dtype == DType::I4GroupScaled => {
+                // An int4 row, dequantized and requantized per vector as every other layer input is.
+                for (j, x) in self.xf.iter_mut().enumerate().take(emb.cols) {
+                    *x = emb.get_f32(t, j);
+                }
+                self.xq.quantize(head(&self.xf, emb.cols));
+            }
             Precision::Int8 => self.xq.load_i8(emb.row_i8(t), emb.scale(t)),
             Precision::Float => {
                 for (j, x) in self.xf.iter_mut().enumerate().take(emb.cols) {
@@ -440,8 +447,8 @@ fn stream_logits<const D: usize, const L: usize>(
         Precision::Int8 => {
             hq.quantize(head(h, hid));
             let sh = hq.scale;
-            // The hot spot: V rows of H int8 weights per token.
-            matvec_i8(
+            // The hot spot: V rows of H int8 (or int4) weights per token.
+            matvec_int(
                 kernel,
                 dense,
                 hq,

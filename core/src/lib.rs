@@ -37,7 +37,8 @@
 //! * [`format`] — the file layout (`FORMAT.md` byte for byte), [`FORMAT_VERSION`], [`crc32`].
 //! * [`text`] — normalization profiles, pieces, detokenizer (the trainer cleans corpora with the same code).
 //! * [`kernels`] — the arithmetic: int8 products per CPU ([`Kernel`]), `exp`/`sigmoid`/`tanh`.
-//! * With feature `alloc`: [`ModelBuilder`], [`OwnedTensor`], [`OwnedLayer`], [`quantize_row`] — writing files.
+//! * With feature `alloc`: [`ModelBuilder`], [`OwnedTensor`], [`OwnedLayer`], [`quantize_row`] and
+//!   [`Int4Scale`] — writing files.
 //!
 //! [`Precision`] and [`Primed`] are small values the generator hands back.
 #![cfg_attr(not(test), no_std)]
@@ -77,10 +78,12 @@ pub mod text;
 mod vocab;
 
 #[cfg(feature = "alloc")]
-pub use builder::{quantize_row, ModelBuilder, OwnedLayer, OwnedTensor};
+pub use builder::{quantize_row, Int4Scale, ModelBuilder, OwnedLayer, OwnedTensor};
 pub use crc::crc32;
 pub use error::{Error, TensorName};
-pub use format::{DType, Hyper, Level, ModelKind, Profile, TokenizerSpec, Unknown, FORMAT_VERSION};
+pub use format::{
+    DType, Hyper, Level, ModelKind, Profile, TokenizerSpec, Unknown, FORMAT_VERSION, INT4_GROUP,
+};
 pub use generator::{Generator, Precision, Primed, State};
 pub use kernels::Kernel;
 pub use model::Model;

@@ -3,8 +3,8 @@
 use crate::crc::crc32;
 use crate::error::{Error, TensorName};
 use crate::format::{
-    DType, Hyper, ModelKind, RawModel, RawModelV1, TokenizerSpec, Unknown, FORMAT_VERSION,
-    HEADER_LEN, MAGIC, OLDEST_FORMAT_VERSION,
+    Hyper, ModelKind, RawModel, RawModelV1, TokenizerSpec, Unknown, FORMAT_VERSION, HEADER_LEN,
+    MAGIC, OLDEST_FORMAT_VERSION,
 };
 use crate::limits::{MAX_LAYERS, MAX_VOCAB, MAX_WIDTH};
 use crate::tensor::{F32s, Tensor};
@@ -270,9 +270,9 @@ impl<'a> Model<'a> {
         self.tied
     }
 
-    /// Whether every matrix is int8 (what the int8 path needs).
+    /// Whether every matrix is int8 or int4 (what the integer path needs).
     pub fn is_quantized(&self) -> bool {
-        self.matrices().all(|t| t.dtype == DType::I8RowScaled)
+        self.matrices().all(|t| t.dtype.is_integer())
     }
 
     /// The embedding, recurrent and (untied) dense matrices.

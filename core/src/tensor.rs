@@ -1,7 +1,7 @@
 //! Validated, borrowed views of the tensors inside a model file.
 
 use crate::error::{Error, TensorName};
-use crate::format::{DType, RawTensor};
+use crate::format::{DType, RawTensor, INT4_GROUP, INT4_MAX_MULTIPLIER};
 
 /// A borrowed run of little-endian f32 values (unaligned in the file, so read one at a time).
 #[derive(Clone, Copy, Debug)]
@@ -59,7 +59,7 @@ impl<'a> F32s<'a> {
     }
 }
 
-/// A row-major matrix, int8 with per-row scales or plain f32.
+/// A row-major matrix: int8 with per-row scales, int4 with per-group scales, or plain f32.
 #[derive(Clone, Copy, Debug)]
 pub struct Tensor<'a> {
     /// Number of rows.
@@ -68,10 +68,26 @@ pub struct Tensor<'a> {
     pub(crate) cols: usize,
     /// Storage kind.
     pub(crate) dtype: DType,
-    /// `rows*cols` int8 (I8RowScaled) or `4*rows*cols` bytes of f32 LE (F32).
+    /// `rows*cols` int8 (I8RowScaled); or (I4GroupScaled) `rows * groups` group multipliers (row-major, each
+    /// 0..=63) followed by `rows * 16 * groups` bytes of nibbles (per group of 32 columns, byte k holds column k
+    /// in its low nibble and column k + 16 in its high nibble, each `q + 8`); or `4*rows*cols` bytes of f32 LE.
     pub(crate) data: &'a [u8],
-    /// One scale per row (I8RowScaled), empty for F32.
+    /// One scale per row (I8RowScaled, I4GroupScaled), empty for F32.
     pub(crate) scales: F32s<'a>,
+}
+
+/// Groups of [`INT4_GROUP`] columns in a row of `cols` (the last one zero-padded).
+#[inline(always)]
+pub(crate) const fn groups(cols: usize) -> usize {
+    cols.div_ceil(INT4_GROUP)
+}
+
+/// The int4 value of column `k` (0..32) of a 16-byte group: the nibble minus 8 (offset binary).
+#[inline(always)]
+pub(crate) fn nibble(group: &[u8], k: usize) -> i8 {
+    let b = group.get(k % 16).copied().unwrap_or(0x88);
+    let n = if k < 16 { b & 0x0F } else { b >> 4 };
+    n as i8 - 8
 }
 
 impl<'a> Tensor<'a> {
@@ -93,6 +109,11 @@ impl<'a> Tensor<'a> {
         let elems = rows.checked_mul(cols).ok_or(Error::Malformed)?;
         let (bytes, scales) = match raw.dtype {
             DType::I8RowScaled => (elems, F32s::new(raw.scales, rows, name, true)?),
+            DType::I4GroupScaled => {
+                let g = rows.checked_mul(groups(cols)).ok_or(Error::Malformed)?;
+                let bytes = g.checked_mul(17).ok_or(Error::Malformed)?;
+                (bytes, F32s::new(raw.scales, rows, name, true)?)
+            }
             DType::F32 => {
                 let v = F32s::new(raw.data, elems, name, false)?;
                 if !raw.scales.is_empty() {
@@ -120,6 +141,9 @@ impl<'a> Tensor<'a> {
                     index,
                 });
             }
+        }
+        if raw.dtype == DType::I4GroupScaled {
+            check_nibbles(raw.data, rows, cols, name)?;
         }
         Ok(Self {
             rows,
@@ -150,7 +174,13 @@ impl<'a> Tensor<'a> {
         self.data.len() + 4 * self.scales.len()
     }
 
-    /// The int8 values of row `r` (empty for f32 tensors or out-of-range rows).
+    /// Scale groups per row (int4 tensors).
+    #[inline(always)]
+    pub(crate) fn groups(&self) -> usize {
+        groups(self.cols)
+    }
+
+    /// The int8 values of row `r` (empty for other dtypes or out-of-range rows).
     #[inline(always)]
     pub fn row_i8(&self, r: usize) -> &'a [i8] {
         if self.dtype != DType::I8RowScaled {
@@ -167,9 +197,24 @@ impl<'a> Tensor<'a> {
     #[inline(always)]
     pub fn scale(&self, r: usize) -> f32 {
         match self.dtype {
-            DType::I8RowScaled => self.scales.get(r),
+            DType::I8RowScaled | DType::I4GroupScaled => self.scales.get(r),
             DType::F32 => 1.0,
         }
+    }
+
+    /// The group multipliers of row `r` of an int4 tensor (`groups` bytes).
+    #[inline(always)]
+    pub(crate) fn multipliers(&self, r: usize) -> &'a [u8] {
+        let g = self.groups();
+        self.data.get(r * g..(r + 1) * g).unwrap_or(&[])
+    }
+
+    /// The nibbles of row `r` of an int4 tensor: `groups` runs of 16 bytes (empty for other dtypes).
+    #[inline(always)]
+    pub(crate) fn row_i4(&self, r: usize) -> &'a [u8] {
+        let n = 16 * self.groups();
+        let at = self.rows * self.groups() + r * n;
+        self.data.get(at..at + n).unwrap_or(&[])
     }
 
     /// Element `(r, c)` as f32 (dequantized for int8): the float reference path reads weights through this.
@@ -181,8 +226,50 @@ impl<'a> Tensor<'a> {
                 f32::from(self.data.get(i).map_or(0, |&b| b as i8)) * self.scales.get(r)
             }
             DType::F32 => F32s(self.data).get(i),
+            DType::I4GroupScaled => {
+                let (g, k) = (c / INT4_GROUP, c % INT4_GROUP);
+                let group = self.row_i4(r).get(16 * g..16 * g + 16).unwrap_or(&[]);
+                let m = self.multipliers(r).get(g).copied().unwrap_or(0);
+                f32::from(i16::from(nibble(group, k)) * i16::from(m)) * self.scales.get(r)
+            }
         }
     }
+}
+
+/// An int4 tensor's bytes are canonical: multipliers at most [`INT4_MAX_MULTIPLIER`] ([`Error::Malformed`]),
+/// no nibble 0 (`q = -8`, [`Error::WeightOutOfRange`] with the row-major index of such a weight), and the
+/// padding past `cols` in each row's last group `q = 0` ([`Error::Malformed`]).
+fn check_nibbles(data: &[u8], rows: usize, cols: usize, name: TensorName) -> Result<(), Error> {
+    let g = groups(cols);
+    let (mults, nibbles) = data.split_at((rows * g).min(data.len()));
+    if mults.iter().any(|&m| m > INT4_MAX_MULTIPLIER) {
+        return Err(Error::Malformed);
+    }
+    let row_len = 16 * g;
+    let low_bad = |b: u8| b & 0x0F == 0;
+    if let Some(pos) = nibbles.iter().position(|&b| low_bad(b) || b & 0xF0 == 0) {
+        let (r, at) = (pos / row_len.max(1), pos % row_len.max(1));
+        let k = at % 16
+            + if nibbles.get(pos).is_some_and(|&b| low_bad(b)) {
+                0
+            } else {
+                16
+            };
+        return Err(Error::WeightOutOfRange {
+            tensor: name,
+            index: r * cols + (at / 16) * INT4_GROUP + k,
+        });
+    }
+    let used = cols % INT4_GROUP;
+    if used != 0 {
+        for row in nibbles.chunks_exact(row_len).take(rows) {
+            let last = row.get(row_len - 16..).unwrap_or(&[]);
+            if (used..INT4_GROUP).any(|k| nibble(last, k) != 0) {
+                return Err(Error::Malformed);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Reinterprets bytes as int8 values.

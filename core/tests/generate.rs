@@ -50,12 +50,14 @@ fn sampled() -> SamplerConfig {
 #[test]
 fn same_seed_same_text_and_kernels_agree() {
     for kind in [ModelKind::Lstm, ModelKind::Gru] {
-        kernels_agree(kind);
+        for dtype in [DType::I8RowScaled, DType::I4GroupScaled] {
+            kernels_agree(kind, dtype);
+        }
     }
 }
 
-fn kernels_agree(kind: ModelKind) {
-    let bytes = cell_bytes(kind, false, DType::I8RowScaled);
+fn kernels_agree(kind: ModelKind, dtype: DType) {
+    let bytes = cell_bytes(kind, false, dtype);
     let m = Model::from_bytes(&bytes).unwrap();
     for cfg in [
         SamplerConfig::GREEDY,
@@ -93,12 +95,14 @@ fn reset_restarts_the_same_text() {
 #[test]
 fn int8_logits_track_float_reference() {
     for kind in [ModelKind::Lstm, ModelKind::Gru] {
-        int8_tracks_float(kind);
+        for dtype in [DType::I8RowScaled, DType::I4GroupScaled] {
+            int8_tracks_float(kind, dtype);
+        }
     }
 }
 
-fn int8_tracks_float(kind: ModelKind) {
-    let bytes = cell_bytes(kind, false, DType::I8RowScaled);
+fn int8_tracks_float(kind: ModelKind, dtype: DType) {
+    let bytes = cell_bytes(kind, false, dtype);
     let m = Model::from_bytes(&bytes).unwrap();
     let mut q: Generator<64, 2, 8> = Generator::new(&m, SamplerConfig::GREEDY, 0).unwrap();
     let mut f: Generator<64, 2, 8> = Generator::new_float(&m, SamplerConfig::GREEDY, 0).unwrap();
@@ -129,7 +133,7 @@ fn int8_tracks_float(kind: ModelKind) {
         );
     }
     println!(
-        "{kind:?} int8 vs float: worst logit error {:.2}% of max |logit|, argmax agreement {agree}/200",
+        "{kind:?} {dtype:?} integer vs float path: worst logit error {:.2}% of max |logit|, argmax agreement {agree}/200",
         worst * 100.0
     );
     assert!(agree >= 180, "argmax agreed on only {agree}/200 steps");

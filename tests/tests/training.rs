@@ -188,6 +188,23 @@ fn float_and_int8_match(cell: Cell, layers: i64, tol: f32, ppl_tol: f64) {
         .unwrap()
         .exp();
     println!("{cell:?} x{layers} validation perplexity: libtorch f32 {float:.3}, quill-core int8 {int8:.3}");
+    // int4 (every matrix): half the weight bytes, perplexity still close.
+    let (b, _) = export::build(&ck, DType::I4GroupScaled).unwrap();
+    let bytes4 = b.to_bytes().unwrap();
+    let model4 = Model::from_bytes(&bytes4).unwrap();
+    let int4 = perplexity::core_loss(&model4, false, toks, ends, true)
+        .unwrap()
+        .exp();
+    println!(
+        "{cell:?} x{layers} quill-core int4 {int4:.3} ({} vs {} bytes)",
+        bytes4.len(),
+        bytes.len()
+    );
+    assert!(
+        (int4 / float - 1.0).abs() < 0.05,
+        "int4 {int4} vs float {float}"
+    );
+    assert!(bytes4.len() < bytes.len());
     assert!(
         (int8 / float - 1.0).abs() < ppl_tol,
         "int8 {int8} vs float {float}"

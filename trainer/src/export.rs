@@ -1,8 +1,8 @@
 //! Checkpoint → quill-core model file (per-row symmetric int8, or f32 for reference), and the estimate of what
 //! the generator needs in RAM.
 
-use anyhow::{Context as _, Result};
-use quill_core::{DType, Hyper, ModelBuilder, OwnedLayer, OwnedTensor};
+use anyhow::{bail, Context as _, Result};
+use quill_core::{DType, Hyper, Int4Scale, ModelBuilder, OwnedLayer, OwnedTensor};
 use tch::{Device, Kind, Tensor};
 
 use crate::checkpoint::Checkpoint;
@@ -48,8 +48,99 @@ fn quant_error(name: &str, w: &[f32], t: &OwnedTensor) -> QuantError {
     }
 }
 
-/// Builds the model file contents from a checkpoint.
+/// How each role's matrices are stored (`quill export --weights`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Weights {
+    /// The embedding (and the dense layer when tied to it).
+    pub embedding: DType,
+    /// The recurrent layers' `W_ih` and `W_hh`.
+    pub recurrent: DType,
+    /// The untied dense layer.
+    pub dense: DType,
+    /// How int4 groups pick their multipliers.
+    pub int4: Int4Scale,
+}
+
+fn dtype_named(name: &str) -> Result<DType> {
+    Ok(match name {
+        "int8" => DType::I8RowScaled,
+        "int4" => DType::I4GroupScaled,
+        "f32" => DType::F32,
+        other => bail!("unknown weight type {other:?}: use int8, int4 or f32"),
+    })
+}
+
+impl Weights {
+    /// Every matrix as `dtype`.
+    pub fn uniform(dtype: DType) -> Self {
+        Self {
+            embedding: dtype,
+            recurrent: dtype,
+            dense: dtype,
+            int4: Int4Scale::Search,
+        }
+    }
+
+    /// `int8`, `int4`, `f32`, or roles: `dense=int4,embedding=int4` (roles not named stay int8).
+    pub fn parse(spec: &str) -> Result<Self> {
+        if !spec.contains('=') {
+            return Ok(Self::uniform(dtype_named(spec.trim())?));
+        }
+        let mut w = Self::uniform(DType::I8RowScaled);
+        for part in spec.split(',') {
+            let (role, name) = part.split_once('=').with_context(|| {
+                format!("--weights {spec}: write roles as role=type, e.g. dense=int4")
+            })?;
+            let d = dtype_named(name.trim())?;
+            match role.trim() {
+                "embedding" => w.embedding = d,
+                "recurrent" => w.recurrent = d,
+                "dense" => w.dense = d,
+                other => bail!("--weights: unknown role {other:?}; the roles are embedding, recurrent and dense"),
+            }
+        }
+        let mixed_f32 = [w.embedding, w.recurrent, w.dense].contains(&DType::F32)
+            && [w.embedding, w.recurrent, w.dense]
+                .iter()
+                .any(|d| d.is_integer());
+        if mixed_f32 {
+            bail!("--weights {spec}: f32 is for whole reference files; mix only int8 and int4");
+        }
+        Ok(w)
+    }
+
+    /// Whether any role is int4.
+    pub fn has_int4(&self) -> bool {
+        [self.embedding, self.recurrent, self.dense].contains(&DType::I4GroupScaled)
+    }
+
+    /// A short description: `int8`, `int4`, or `embedding int4, recurrent int8, dense int4`.
+    pub fn describe(&self) -> String {
+        let name = |d: DType| match d {
+            DType::I8RowScaled => "int8",
+            DType::I4GroupScaled => "int4",
+            _ => "f32",
+        };
+        if self.embedding == self.recurrent && self.recurrent == self.dense {
+            name(self.dense).to_string()
+        } else {
+            format!(
+                "embedding {}, recurrent {}, dense {}",
+                name(self.embedding),
+                name(self.recurrent),
+                name(self.dense)
+            )
+        }
+    }
+}
+
+/// Builds the model file contents from a checkpoint, every matrix as `dtype`.
 pub fn build(ck: &Checkpoint, dtype: DType) -> Result<(ModelBuilder, Vec<QuantError>)> {
+    build_with(ck, Weights::uniform(dtype))
+}
+
+/// Builds the model file contents from a checkpoint, each role's matrices as `weights` says.
+pub fn build_with(ck: &Checkpoint, weights: Weights) -> Result<(ModelBuilder, Vec<QuantError>)> {
     // The settings were validated against quill-core's limits when the checkpoint was loaded.
     let cfg = ck.net.cfg;
     let params: std::collections::HashMap<String, Tensor> =
@@ -62,12 +153,15 @@ pub fn build(ck: &Checkpoint, dtype: DType) -> Result<(ModelBuilder, Vec<QuantEr
     };
     let (v, e, h) = (cfg.vocab as usize, cfg.embed as usize, cfg.hidden as usize);
     let mut errors = Vec::new();
-    let mut tensor = |name: &str, w: &[f32], rows, cols| {
-        let t = OwnedTensor::new(dtype, w, rows, cols);
+    let mut tensor = |dtype: DType, name: &str, w: &[f32], rows, cols| {
+        let t = match dtype {
+            DType::I4GroupScaled => OwnedTensor::quantize_i4(w, rows, cols, weights.int4),
+            d => OwnedTensor::new(d, w, rows, cols),
+        };
         errors.push(quant_error(name, w, &t));
         t
     };
-    let embedding = tensor("emb.weight", &get("emb.weight")?, v, e);
+    let embedding = tensor(weights.embedding, "emb.weight", &get("emb.weight")?, v, e);
     let (p, g) = (cfg.cell.prefix(), cfg.cell.kind().gates());
     let mut layers = Vec::new();
     for l in 0..cfg.layers as usize {
@@ -94,8 +188,8 @@ pub fn build(ck: &Checkpoint, dtype: DType) -> Result<(ModelBuilder, Vec<QuantEr
             Vec::new()
         };
         layers.push(OwnedLayer {
-            w_ih: tensor(&w_ih, &get(&w_ih)?, g * h, input),
-            w_hh: tensor(&w_hh, &get(&w_hh)?, g * h, h),
+            w_ih: tensor(weights.recurrent, &w_ih, &get(&w_ih)?, g * h, input),
+            w_hh: tensor(weights.recurrent, &w_hh, &get(&w_hh)?, g * h, h),
             bias,
             bias_hn,
         });
@@ -103,7 +197,13 @@ pub fn build(ck: &Checkpoint, dtype: DType) -> Result<(ModelBuilder, Vec<QuantEr
     let dense = if cfg.tie {
         None
     } else {
-        Some(tensor("dense.weight", &get("dense.weight")?, v, h))
+        Some(tensor(
+            weights.dense,
+            "dense.weight",
+            &get("dense.weight")?,
+            v,
+            h,
+        ))
     };
     let meta = serde_json::json!({
         "trainer": concat!("quill ", env!("CARGO_PKG_VERSION")),
@@ -143,8 +243,38 @@ pub fn generator_ram(e: usize, h: usize, layers: usize, k: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::generator_ram;
-    use quill_core::Generator;
+    use super::{generator_ram, Weights};
+    use quill_core::{DType, Generator};
+
+    #[test]
+    fn weights_specs_parse_and_bad_ones_say_what_to_write() {
+        assert_eq!(
+            Weights::parse("int4").unwrap(),
+            Weights::uniform(DType::I4GroupScaled)
+        );
+        let w = Weights::parse("dense=int4, embedding=int4").unwrap();
+        assert_eq!(
+            (w.embedding, w.recurrent, w.dense),
+            (
+                DType::I4GroupScaled,
+                DType::I8RowScaled,
+                DType::I4GroupScaled
+            )
+        );
+        assert_eq!(w.describe(), "embedding int4, recurrent int8, dense int4");
+        for (bad, says) in [
+            ("int3", "use int8, int4 or f32"),
+            (
+                "dense=int4,head=int8",
+                "the roles are embedding, recurrent and dense",
+            ),
+            ("dense=f32", "mix only int8 and int4"),
+            ("dense=int4,x", "role=type"),
+        ] {
+            let err = Weights::parse(bad).unwrap_err().to_string();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+    }
 
     #[test]
     fn generator_ram_tracks_size_of() {

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use quill_trainer::commands::{eval, export, generate, inspect, train};
 
-/// Train small LSTM text generators with libtorch and run them int8-quantized through quill-core.
+/// Train small LSTM or GRU text generators with libtorch and run them int8-quantized through quill-core.
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Cli {
@@ -30,6 +30,11 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    // SAFETY: called first, before any thread exists; SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     match Cli::parse().command {
         Command::Train(a) => train::run(&a),
         Command::Export(a) => export::run(&a),

@@ -1,7 +1,7 @@
 """The PyTorch peer of `quill train` for `cargo xtask bench-train --peer`: the same network, recipe and batch
 shapes in Python, timed the same way (predicted tokens per second of the training steps alone).
 
-Embedding(V, E) -> dropout -> LSTM(E, H) x layers -> dropout -> Linear(H, V); Adam (lr 3e-3), gradient-norm
+Embedding(V, E) -> dropout -> LSTM or GRU (E, H) x layers -> dropout -> Linear(H, V); Adam (lr 3e-3), gradient-norm
 clipping at 1.0, truncated BPTT over B parallel streams of T tokens with the state carried (detached) between
 windows, the loss read back every step. Token ids are uniform random: the arithmetic does not depend on them.
 Prints one JSON object.
@@ -16,16 +16,17 @@ import torch.nn.functional as F
 
 
 class Net(nn.Module):
-    def __init__(self, v, e, h, layers, dropout):
+    def __init__(self, v, e, h, layers, dropout, cell):
         super().__init__()
         self.emb = nn.Embedding(v, e)
-        self.lstm = nn.LSTM(e, h, num_layers=layers, batch_first=True)
+        rnn = nn.GRU if cell == "gru" else nn.LSTM
+        self.rnn = rnn(e, h, num_layers=layers, batch_first=True)
         self.dense = nn.Linear(h, v)
         self.dropout = dropout
 
     def forward(self, x, state):
         x = F.dropout(self.emb(x), self.dropout, self.training)
-        out, state = self.lstm(x, state)
+        out, state = self.rnn(x, state)
         out = F.dropout(out, self.dropout, self.training)
         return self.dense(out), state
 
@@ -36,6 +37,7 @@ def main():
     p.add_argument("--embed", type=int, default=100)
     p.add_argument("--hidden", type=int, default=150)
     p.add_argument("--layers", type=int, default=1)
+    p.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--seq-len", type=int, default=35)
     p.add_argument("--tokens", type=int, default=120000, help="training tokens (one epoch)")
@@ -45,7 +47,7 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
     torch.manual_seed(a.seed)
-    net = Net(a.vocab, a.embed, a.hidden, a.layers, a.dropout)
+    net = Net(a.vocab, a.embed, a.hidden, a.layers, a.dropout, a.cell)
     net.train()
     opt = torch.optim.Adam(net.parameters(), lr=a.lr)
     ids = torch.randint(a.vocab, (a.tokens,))
@@ -58,7 +60,7 @@ def main():
         t = min(a.seq_len, per - 1 - off)
         x, y = streams[:, off:off + t], streams[:, off + 1:off + t + 1]
         if state is not None:
-            state = tuple(s.detach() for s in state)
+            state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
         logits, state = net(x, state)
         loss = F.cross_entropy(logits.reshape(-1, a.vocab), y.reshape(-1))
         opt.zero_grad()
@@ -70,7 +72,7 @@ def main():
         predicted += y.numel()
     seconds = time.perf_counter() - start
     print(json.dumps({
-        "engine": "pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "engine": "pytorch", "cell": a.cell, "torch": torch.__version__, "threads": torch.get_num_threads(),
         "batch": a.batch, "seq_len": a.seq_len, "tokens": predicted, "seconds": seconds,
         "tokens_per_s": predicted / seconds, "train_loss": loss_sum / max(predicted, 1),
     }))

@@ -1,7 +1,7 @@
-//! `cargo xtask bench-train [--peer] [--batch 32,64,256] [--tokens N] [--rounds R]`: training throughput of
-//! `quill train` (predicted tokens per second of the training steps), and with `--peer` side by side with
-//! PyTorch in Python (`xtask/peer/train_peer.py`, same network, recipe and batch shapes), alternating runs so
-//! both see the same machine, with the ratio quill / PyTorch per batch size.
+//! `cargo xtask bench-train [--peer] [--cells lstm,gru] [--batch 32,64,256] [--tokens N] [--rounds R]`: training
+//! throughput of `quill train` (predicted tokens per second of the training steps) for each cell, and with
+//! `--peer` side by side with PyTorch in Python (`xtask/peer/train_peer.py`, same network, recipe and batch
+//! shapes), alternating runs so all see the same machine, with the ratio quill / PyTorch per cell and batch.
 
 use std::process::Command;
 
@@ -15,6 +15,7 @@ const SHAPE: [&str; 6] = ["--embed", "100", "--hidden", "150", "--seq-len", "35"
 
 struct Options {
     peer: bool,
+    cells: Vec<String>,
     batches: Vec<usize>,
     tokens: usize,
     rounds: usize,
@@ -23,6 +24,7 @@ struct Options {
 fn parse(args: &[String]) -> Result<Options> {
     let mut o = Options {
         peer: false,
+        cells: vec!["lstm".into()],
         batches: vec![32, 64, 256],
         tokens: 120_000,
         rounds: 2,
@@ -38,12 +40,18 @@ fn parse(args: &[String]) -> Result<Options> {
                     .map(|b| b.trim().parse().context("--batch takes sizes like 32,64,256"))
                     .collect::<Result<_>>()?
             }
+            "--cells" => {
+                o.cells = value()?.split(',').map(|c| c.trim().to_string()).collect();
+                if let Some(bad) = o.cells.iter().find(|c| *c != "lstm" && *c != "gru") {
+                    bail!("--cells {bad}: use lstm, gru or lstm,gru");
+                }
+            }
             "--tokens" => o.tokens = value()?.parse().context("--tokens takes a number")?,
             "--rounds" => o.rounds = value()?.parse().context("--rounds takes a number")?,
-            other => bail!("unknown flag {other}; bench-train takes --peer, --batch 32,64,256, --tokens N, --rounds R"),
+            other => bail!("unknown flag {other}; bench-train takes --peer, --cells lstm,gru, --batch 32,64,256, --tokens N, --rounds R"),
         }
     }
-    if o.batches.is_empty() || o.rounds == 0 || o.tokens < 10_000 {
+    if o.batches.is_empty() || o.cells.is_empty() || o.rounds == 0 || o.tokens < 10_000 {
         bail!("bench-train needs at least one batch size, one round and 10,000 tokens");
     }
     Ok(o)
@@ -102,7 +110,7 @@ pub fn run_cli(args: &[String]) -> Result<()> {
     } else {
         std::env::var("QUILL_DEVICE").unwrap_or_else(|_| "auto".into())
     };
-    let quill_run = |batch: usize| -> Result<f64> {
+    let quill_run = |cell: &str, batch: usize| -> Result<f64> {
         let _ = std::fs::remove_dir_all(&out);
         let b = batch.to_string();
         let mut c = env.command(&quill);
@@ -116,6 +124,8 @@ pub fn run_cli(args: &[String]) -> Result<()> {
                 "1",
                 "--max-vocab",
                 "8000",
+                "--cell",
+                cell,
             ])
             .args(SHAPE)
             .args([
@@ -129,47 +139,57 @@ pub fn run_cli(args: &[String]) -> Result<()> {
         output(&mut c)
     };
     let script = workspace().join("xtask/peer/train_peer.py");
-    let peer_run = |batch: usize| -> Result<f64> {
+    let peer_run = |cell: &str, batch: usize| -> Result<f64> {
         let mut c = env.python();
-        c.arg(&script).args(["--vocab", "8000"]).args(SHAPE).args([
-            "--batch",
-            &batch.to_string(),
-            "--tokens",
-            &o.tokens.to_string(),
-        ]);
+        c.arg(&script)
+            .args(["--vocab", "8000", "--cell", cell])
+            .args(SHAPE)
+            .args([
+                "--batch",
+                &batch.to_string(),
+                "--tokens",
+                &o.tokens.to_string(),
+            ]);
         output(&mut c).context("the PyTorch peer needs python3 with torch (xtask's venv has it)")
     };
     let mut rows = Vec::new();
     for &batch in &o.batches {
-        let (mut q, mut p) = (Vec::new(), Vec::new());
+        let n = o.cells.len();
+        let (mut q, mut p) = (vec![Vec::new(); n], vec![Vec::new(); n]);
         for _ in 0..o.rounds {
-            q.push(quill_run(batch)?);
-            if o.peer {
-                p.push(peer_run(batch)?);
+            for (i, cell) in o.cells.iter().enumerate() {
+                q[i].push(quill_run(cell, batch)?);
+                if o.peer {
+                    p[i].push(peer_run(cell, batch)?);
+                }
             }
         }
-        println!(
-            "{{\"engine\":\"quill\",\"batch\":{batch},\"tokens_per_s\":{:?}}}",
-            q
-        );
-        if o.peer {
+        for (i, cell) in o.cells.iter().enumerate() {
             println!(
-                "{{\"engine\":\"pytorch\",\"batch\":{batch},\"tokens_per_s\":{:?}}}",
-                p
+                "{{\"engine\":\"quill\",\"cell\":\"{cell}\",\"batch\":{batch},\"tokens_per_s\":{:?}}}",
+                q[i]
             );
+            if o.peer {
+                println!(
+                    "{{\"engine\":\"pytorch\",\"cell\":\"{cell}\",\"batch\":{batch},\"tokens_per_s\":{:?}}}",
+                    p[i]
+                );
+            }
         }
-        rows.push((batch, q, p));
+        for (cell, (q, p)) in o.cells.iter().zip(q.into_iter().zip(p)) {
+            rows.push((cell.clone(), batch, q, p));
+        }
     }
-    if o.peer {
-        println!("\n| batch ×35 | quill train tokens/s | PyTorch (Python) tokens/s | ratio quill / PyTorch (means) |");
-        println!("|---|---|---|---|");
-        for (batch, q, p) in &rows {
-            println!(
-                "| {batch} | {} | {} | {:.2} |",
-                range(q),
-                range(p),
-                mean(q) / mean(p)
-            );
+    if o.peer || o.cells.len() > 1 {
+        println!("\n| cell | batch ×35 | quill train tokens/s | PyTorch (Python) tokens/s | ratio quill / PyTorch (means) |");
+        println!("|---|---|---|---|---|");
+        for (cell, batch, q, p) in &rows {
+            let (peer, ratio) = if p.is_empty() {
+                ("—".to_string(), "—".to_string())
+            } else {
+                (range(p), format!("{:.2}", mean(q) / mean(p)))
+            };
+            println!("| {cell} | {batch} | {} | {peer} | {ratio} |", range(q));
         }
         println!(
             "\n({} alternating rounds of one epoch of {} training tokens each; V=8000, E=100, H=150, CPU)",

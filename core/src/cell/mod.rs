@@ -10,7 +10,7 @@
 pub(crate) mod gru;
 pub(crate) mod lstm;
 
-use crate::kernels::{dequantize, matvec_f32, matvec_i8, Kernel, QVec, BLOCK};
+use crate::kernels::{dequantize, matvec_f32, matvec_int, Kernel, QVec, BLOCK};
 use crate::tensor::{F32s, Tensor};
 
 /// Which arithmetic runs the model.
@@ -69,8 +69,8 @@ impl<const D: usize> Io<'_, D> {
     }
 }
 
-/// `add(first, W[first..] · x)` for blocks of rows: int8 sums scaled back to real values (`q` is `x` quantized),
-/// or the float reference product with `x` itself.
+/// `add(first, W[first..] · x)` for blocks of rows: int8 or int4 sums scaled back to real values (`q` is `x`
+/// quantized), or the float reference product with `x` itself.
 #[inline(always)]
 pub(crate) fn product<const D: usize>(
     kernel: Kernel,
@@ -83,7 +83,7 @@ pub(crate) fn product<const D: usize>(
     match precision {
         Precision::Int8 => {
             let mut buf = [0f32; BLOCK];
-            matvec_i8(
+            matvec_int(
                 kernel,
                 w,
                 q,

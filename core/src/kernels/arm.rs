@@ -172,3 +172,83 @@ pub(super) fn matvec_block<const D: usize>(data: &[u8], cols: usize, x: &QVec<D>
         *o = acc + tail(row);
     }
 }
+
+#[inline(always)]
+fn ssub8(a: u32, b: u32) -> u32 {
+    let r: u32;
+    // SAFETY: pure register arithmetic (the GE flags it sets are not read).
+    unsafe {
+        asm!("ssub8 {0}, {1}, {2}", out(reg) r, in(reg) a, in(reg) b, options(pure, nomem, nostack))
+    };
+    r
+}
+
+/// `acc += q · x` for one word of int4 weights: `w & 0x0F0F0F0F` and `(w >> 4) & 0x0F0F0F0F` are four nibbles
+/// `u = q + 8` each, `SSUB8` takes 8 from every byte, `SXTB16` splits them into pairs for `SMLAD` against the
+/// activation pairs `(l02, l13)` (columns 4m..) and `(h02, h13)` (columns 16 + 4m..).
+#[inline(always)]
+fn mac8(w: u32, l: (u32, u32), h: (u32, u32), acc: i32) -> i32 {
+    const LOW: u32 = 0x0F0F_0F0F;
+    const EIGHTS: u32 = 0x0808_0808;
+    let (lo, hi) = (ssub8(w & LOW, EIGHTS), ssub8((w >> 4) & LOW, EIGHTS));
+    let acc = smlad(sxtb16_ror8(lo), l.1, smlad(sxtb16(lo), l.0, acc));
+    smlad(sxtb16_ror8(hi), h.1, smlad(sxtb16(hi), h.0, acc))
+}
+
+/// `out[i]` = int4 row `first + i` of `t` · `x` (see `matvec_i4`), two rows per pass sharing the activation
+/// pairs of `QVec::perm`; per group the exact sum is multiplied by the row's multiplier and added up.
+pub(super) fn matvec4_block<const D: usize>(
+    t: &crate::tensor::Tensor<'_>,
+    first: usize,
+    x: &QVec<D>,
+    out: &mut [i32],
+) {
+    let groups = t.groups();
+    if 32 * groups > D {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = super::row_i4(t, first + i, x);
+        }
+        return;
+    }
+    let pairs = x.perm.0.as_ptr().cast::<u32>();
+    let pair = |i: usize| -> (u32, u32) {
+        // SAFETY: i + 1 < 16·groups words = 32·groups i16 ≤ D, the length of the 8-aligned `perm`.
+        unsafe {
+            (
+                core::ptr::read(pairs.add(i)),
+                core::ptr::read(pairs.add(i + 1)),
+            )
+        }
+    };
+    let word = |row: &[u8], i: usize| -> u32 {
+        row.get(4 * i..4 * i + 4)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0x8888_8888, u32::from_le_bytes)
+    };
+    let mut r = first;
+    for o in out.chunks_mut(2) {
+        let (ra, rb) = (t.row_i4(r), t.row_i4(r + 1));
+        let (ma, mb) = (t.multipliers(r), t.multipliers(r + 1));
+        let two = o.len() == 2;
+        let (mut sa, mut sb) = (0i32, 0i32);
+        for g in 0..groups {
+            let (mut ia, mut ib) = (0i32, 0i32);
+            for m in 0..4 {
+                let lw = 16 * g + 2 * m;
+                let (l, h) = (pair(lw), pair(lw + 8));
+                ia = mac8(word(ra, 4 * g + m), l, h, ia);
+                if two {
+                    ib = mac8(word(rb, 4 * g + m), l, h, ib);
+                }
+            }
+            sa += i32::from(ma.get(g).copied().unwrap_or(0)) * ia;
+            if two {
+                sb += i32::from(mb.get(g).copied().unwrap_or(0)) * ib;
+            }
+        }
+        for (o, v) in o.iter_mut().zip([sa, sb]) {
+            *o = v;
+        }
+        r += 2;
+    }
+}

@@ -14,8 +14,8 @@ mod x86;
 
 pub use math::{exp, sigmoid, tanh};
 
-use crate::format::DType;
-use crate::tensor::{as_i8, F32s, Tensor};
+use crate::format::{DType, INT4_GROUP};
+use crate::tensor::{as_i8, groups, F32s, Tensor};
 
 /// An activation vector quantized to int8 with one scale: `x[i] ≈ q[i] * scale`, laid out for every kernel.
 #[derive(Clone, Debug)]
@@ -273,6 +273,105 @@ pub fn matvec_i8<const D: usize>(
     }
 }
 
+/// Exact int4 × int8 dot product of one 16-byte group (column k in the low nibble of byte k, column k + 16 in
+/// its high nibble, each nibble `q + 8`) with 32 activations: the reference for every SIMD kernel.
+///
+/// ```
+/// // Columns 0 and 16 hold 3 and -2 (byte 0 = 0x6B); the rest are zero (0x88).
+/// let mut group = [0x88u8; 16];
+/// group[0] = 0x6B;
+/// let mut x = [1i8; 32];
+/// x[0] = 10;
+/// x[16] = 5;
+/// assert_eq!(quill_core::kernels::dot_i4(&group, &x), 3 * 10 - 2 * 5);
+/// ```
+#[inline(always)]
+pub fn dot_i4(group: &[u8], x: &[i8]) -> i32 {
+    let (lo, hi) = x.split_at(16.min(x.len()));
+    group
+        .iter()
+        .zip(lo)
+        .zip(hi.iter().chain(core::iter::repeat(&0)))
+        .map(|((&b, &xl), &xh)| {
+            let (ql, qh) = (i32::from(b & 0x0F) - 8, i32::from(b >> 4) - 8);
+            ql * i32::from(xl) + qh * i32::from(xh)
+        })
+        .sum()
+}
+
+/// Row `r` of an int4 product, the reference: `Σ_g m[r][g] · dot_i4(group g, x)`, exact (every kernel gives
+/// these sums).
+#[inline(always)]
+pub(crate) fn row_i4<const D: usize>(t: &Tensor<'_>, r: usize, x: &QVec<D>) -> i32 {
+    let groups = t.row_i4(r).chunks_exact(16).zip(t.multipliers(r));
+    groups
+        .enumerate()
+        .map(|(j, (group, &m))| {
+            let xs = x.q.get(INT4_GROUP * j..).unwrap_or(&[]);
+            i32::from(m) * dot_i4(group, xs.get(..INT4_GROUP).unwrap_or(xs))
+        })
+        .sum()
+}
+
+/// `f(first, sums)` for consecutive blocks of at most [`BLOCK`] rows of an int4 tensor, `sums[i]` being
+/// `Σ_c q[first + i][c] · m[first + i][c / 32] · x[c]`, exact in i32: the int4 counterpart of [`matvec_i8`] at half
+/// the bytes, scaled back with the same per-row scales ([`dequantize`]).
+#[inline(always)]
+pub fn matvec_i4<const D: usize>(
+    kernel: Kernel,
+    t: &Tensor<'_>,
+    x: &QVec<D>,
+    mut f: impl FnMut(usize, &[i32]),
+) {
+    let g = groups(t.cols);
+    if t.dtype != DType::I4GroupScaled
+        || t.cols == 0
+        || t.data.len() < t.rows * 17 * g
+        || x.len != t.cols
+    {
+        return;
+    }
+    // The SIMD kernels read x in whole groups: they need the capacity D to cover the last one.
+    #[cfg(target_arch = "x86_64")]
+    let simd = INT4_GROUP * g <= D
+        && matches!(kernel, Kernel::Avx2 | Kernel::AvxVnni | Kernel::Avx512Vnni)
+        && kernel.is_supported();
+    let mut sums = [0i32; BLOCK];
+    for first in (0..t.rows).step_by(BLOCK) {
+        let out = sums.get_mut(..BLOCK.min(t.rows - first)).unwrap_or(&mut []);
+        match kernel {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the CPU supports the kernel (checked above); rows first..first + out.len() exist with their
+            // g multipliers and 16·g nibble bytes (checked above); x holds 32·g ≤ D readable values.
+            Kernel::Avx2 | Kernel::AvxVnni | Kernel::Avx512Vnni if simd => unsafe {
+                x86::matvec4_block(kernel, t, first, x, out)
+            },
+            #[cfg(quill_arm_dsp)]
+            Kernel::ArmDsp => arm::matvec4_block(t, first, x, out),
+            _ => {
+                for (i, o) in out.iter_mut().enumerate() {
+                    *o = row_i4(t, first + i, x);
+                }
+            }
+        }
+        f(first, out);
+    }
+}
+
+/// [`matvec_i8`] or [`matvec_i4`], by the tensor's dtype: the integer product every layer uses.
+#[inline(always)]
+pub fn matvec_int<const D: usize>(
+    kernel: Kernel,
+    t: &Tensor<'_>,
+    x: &QVec<D>,
+    f: impl FnMut(usize, &[i32]),
+) {
+    match t.dtype {
+        DType::I4GroupScaled => matvec_i4(kernel, t, x, f),
+        _ => matvec_i8(kernel, t, x, f),
+    }
+}
+
 /// `out[i] = sums[i] · (scales[first + i] · sx) + bias[first + i]` (no bias when `bias` is `None`): the int8
 /// sums of rows `first..` back to real values. One vector loop; the same rounding on every target.
 #[inline(always)]
@@ -332,6 +431,7 @@ fn row_f32(t: &Tensor<'_>, r: usize, x: &[f32]) -> f32 {
             let dot = row.chunks_exact(4).zip(x);
             dot.map(|(w, &v)| crate::tensor::le_f32(w) * v).sum()
         }
+        DType::I4GroupScaled => (0..t.cols).zip(x).map(|(c, &v)| t.get_f32(r, c) * v).sum(),
     }
 }
 

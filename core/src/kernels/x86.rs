@@ -9,7 +9,8 @@
 
 use core::arch::x86_64::*;
 
-use super::{Kernel, QVec};
+use super::{row_i4, Kernel, QVec};
+use crate::tensor::Tensor;
 
 /// How far ahead of the rows being summed the kernels ask for weights, in bytes. The hardware prefetcher alone
 /// leaves the dense layer ~12% slower (measured on the seed-sized model: 49 → 43 µs/token with 2–4 KiB).
@@ -231,6 +232,126 @@ unsafe fn matvec_avx512<const D: usize>(
         *o.add(r) = _mm512_reduce_add_epi32(acc);
         r += 1;
     }
+}
+
+/// `ctrl` for `vpshufb` that spreads multiplier byte `2j` of each 128-bit lane's copy over lane 0 and byte
+/// `2j + 1` over lane 1, zero-extended to 16 bits (`0x80` zeroes the high byte of each word).
+#[inline(always)]
+unsafe fn pair_ctrl(j: usize) -> __m256i {
+    let (a, b) = ((2 * j) as i16, (2 * j + 1) as i16);
+    _mm256_setr_m128i(_mm_set1_epi16(a | -0x8000), _mm_set1_epi16(b | -0x8000))
+}
+
+/// `out[i]` = int4 row `first + i` of `t` · `x` (see `matvec_i4`), four rows per pass with AVX2.
+///
+/// Two groups share a 256-bit step, one per 128-bit lane: the nibbles `u = q + 8` are unpacked with an `and` and a
+/// shift, `vpmaddubsw` multiplies them (unsigned) with x (signed) into 16-bit pairs (≤ 2·15·127), the pairs of x
+/// times 8 are subtracted (the offset: Σ(u − 8)·x = Σu·x − 8·Σx, still < 2¹⁵), and `vpmaddwd` with the group's
+/// multiplier (spread by `vpshufb` from the row's multiplier bytes) adds them up in 32 bits. One horizontal sum per
+/// row at the end, as for int8: the integer sums, and so the text, are the scalar reference's.
+///
+/// # Safety
+/// The CPU must support AVX2; rows `first..first + out.len()` of `t` are int4 with their multipliers and nibbles;
+/// `x` holds `32·groups` readable values (zero past `x.len`).
+#[target_feature(enable = "avx2")]
+unsafe fn matvec4_avx2<const D: usize>(t: &Tensor<'_>, first: usize, x: &QVec<D>, out: &mut [i32]) {
+    let groups = t.groups();
+    let stride = 16 * groups;
+    let base = t.data.as_ptr();
+    // Multipliers first (rows·groups bytes), then the nibbles: a 16-byte read of any row's multipliers stays
+    // inside the data, since at least 16 bytes of nibbles follow the last row's.
+    let mults = base.add(first * groups);
+    let data = base.add(t.rows * groups + first * stride);
+    let rows = out.len();
+    let xs = x.q.as_ptr();
+    let (mask, eights) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(8));
+    let o = out.as_mut_ptr();
+    let mut r = 0;
+    while r + 4 <= rows {
+        let p = [
+            data.add(r * stride),
+            data.add((r + 1) * stride),
+            data.add((r + 2) * stride),
+            data.add((r + 3) * stride),
+        ];
+        prefetch(p[0], 4 * stride);
+        let mut acc = [_mm256_setzero_si256(); 4];
+        let mut mb = [_mm256_setzero_si256(); 4];
+        for j in 0..groups / 2 {
+            if j % 8 == 0 {
+                // The next 16 multipliers of each row, in both lanes.
+                for (k, mb) in mb.iter_mut().enumerate() {
+                    let m = mults.add((r + k) * groups + 2 * j);
+                    *mb = _mm256_broadcastsi128_si256(_mm_loadu_si128(m.cast()));
+                }
+            }
+            let ctrl = pair_ctrl(j % 8);
+            // Columns 64j..64j+64 of x, regrouped so lane 0 meets group 2j and lane 1 group 2j+1:
+            // low nibbles pair with columns 0..16 of each group, high nibbles with 16..32.
+            let (a0, a1) = (
+                _mm256_loadu_si256(xs.add(64 * j).cast()),
+                _mm256_loadu_si256(xs.add(64 * j + 32).cast()),
+            );
+            let (xlo, xhi) = (
+                _mm256_permute2x128_si256::<0x20>(a0, a1),
+                _mm256_permute2x128_si256::<0x31>(a0, a1),
+            );
+            let offset = _mm256_add_epi16(
+                _mm256_maddubs_epi16(eights, xlo),
+                _mm256_maddubs_epi16(eights, xhi),
+            );
+            for k in 0..4 {
+                let w = _mm256_loadu_si256(p[k].add(32 * j).cast());
+                let lo = _mm256_and_si256(w, mask);
+                let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(w), mask);
+                let pairs = _mm256_sub_epi16(
+                    _mm256_add_epi16(_mm256_maddubs_epi16(lo, xlo), _mm256_maddubs_epi16(hi, xhi)),
+                    offset,
+                );
+                let m = _mm256_shuffle_epi8(mb[k], ctrl);
+                acc[k] = _mm256_add_epi32(acc[k], _mm256_madd_epi16(pairs, m));
+            }
+        }
+        if groups % 2 == 1 {
+            // The last group alone: low nibbles in lane 0 against columns 0..16, high in lane 1 against 16..32.
+            let g = groups - 1;
+            let xg = _mm256_loadu_si256(xs.add(32 * g).cast());
+            let offset = _mm256_maddubs_epi16(eights, xg);
+            for k in 0..4 {
+                let w = _mm_loadu_si128(p[k].add(16 * g).cast());
+                let lo = _mm_and_si128(w, _mm256_castsi256_si128(mask));
+                let hi = _mm_and_si128(_mm_srli_epi16::<4>(w), _mm256_castsi256_si128(mask));
+                let pairs =
+                    _mm256_sub_epi16(_mm256_maddubs_epi16(_mm256_setr_m128i(lo, hi), xg), offset);
+                let m = _mm256_set1_epi16(i16::from(*mults.add((r + k) * groups + g)));
+                acc[k] = _mm256_add_epi32(acc[k], _mm256_madd_epi16(pairs, m));
+            }
+        }
+        // r + 4 <= rows = out.len()
+        _mm_storeu_si128(o.add(r).cast(), hsum4(acc));
+        r += 4;
+    }
+    while r < rows {
+        *o.add(r) = row_i4(t, first + r, x);
+        r += 1;
+    }
+}
+
+/// Dispatches the int4 product (the AVX2 kernel on every x86 level for now).
+///
+/// # Safety
+/// As for the kernel: AVX2 present; rows `first..first + out.len()` of `t` are int4 with their multipliers and
+/// nibbles; `x` holds `32·groups` readable values.
+#[inline(always)]
+pub(super) unsafe fn matvec4_block<const D: usize>(
+    kernel: Kernel,
+    t: &Tensor<'_>,
+    first: usize,
+    x: &QVec<D>,
+    out: &mut [i32],
+) {
+    let _ = kernel;
+    matvec4_avx2(t, first, x, out)
 }
 
 /// Dispatches to the AVX2, AVX-VNNI or AVX-512 VNNI kernel: `out[i]` = row `i` of `data` · `x`.

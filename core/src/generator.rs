@@ -357,7 +357,9 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
             *kernel,
             h,
             hq,
-            #[inline(always)]
+            // Inlined on x86 (vector loops at the detected SIMD level); on a board one copy serves the int8,
+            // int4 and float paths, which keeps the firmware small.
+            #[cfg_attr(target_arch = "x86_64", inline(always))]
             |first, block| {
                 penalty.apply_block(first, block, p);
                 selector.push_block(first, block, rng)

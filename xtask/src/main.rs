@@ -33,7 +33,7 @@ fn main() -> Result<()> {
         "fuzz" => fuzz::run_cli(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo|test|bench-train [--peer] [--cells lstm,gru] [--batch 32,64,256]|firmware [--model PATH | --cell lstm|gru] [--sampled]|fuzz [--seconds N]|setup>"
+                "usage: cargo xtask <demo|test|bench-train [--peer] [--cells lstm,gru] [--batch 32,64,256]|firmware [--model PATH | --cell lstm|gru --weights int8|int4 --vocab N] [--sampled]|fuzz [--seconds N]|setup>"
             );
             if job == "help" {
                 Ok(())

@@ -316,7 +316,9 @@ pub(crate) fn row_i4<const D: usize>(t: &Tensor<'_>, r: usize, x: &QVec<D>) -> i
 /// `f(first, sums)` for consecutive blocks of at most [`BLOCK`] rows of an int4 tensor, `sums[i]` being
 /// `Σ_c q[first + i][c] · m[first + i][c / 32] · x[c]`, exact in i32: the int4 counterpart of [`matvec_i8`] at half
 /// the bytes, scaled back with the same per-row scales ([`dequantize`]).
-#[inline(always)]
+// Inlined on x86 so the products compile for the detected SIMD level (`with_features`); elsewhere one copy per
+// closure keeps the firmware small.
+#[cfg_attr(target_arch = "x86_64", inline(always))]
 pub fn matvec_i4<const D: usize>(
     kernel: Kernel,
     t: &Tensor<'_>,
@@ -336,6 +338,8 @@ pub fn matvec_i4<const D: usize>(
     let simd = INT4_GROUP * g <= D
         && matches!(kernel, Kernel::Avx2 | Kernel::AvxVnni | Kernel::Avx512Vnni)
         && kernel.is_supported();
+    #[cfg(quill_arm_dsp)]
+    let offsets = arm::group_offsets(x, g);
     let mut sums = [0i32; BLOCK];
     for first in (0..t.rows).step_by(BLOCK) {
         let out = sums.get_mut(..BLOCK.min(t.rows - first)).unwrap_or(&mut []);
@@ -347,7 +351,7 @@ pub fn matvec_i4<const D: usize>(
                 x86::matvec4_block(kernel, t, first, x, out)
             },
             #[cfg(quill_arm_dsp)]
-            Kernel::ArmDsp => arm::matvec4_block(t, first, x, out),
+            Kernel::ArmDsp => arm::matvec4_block(t, first, x, &offsets, out),
             _ => {
                 for (i, o) in out.iter_mut().enumerate() {
                     *o = row_i4(t, first + i, x);

@@ -242,13 +242,127 @@ unsafe fn pair_ctrl(j: usize) -> __m256i {
     _mm256_setr_m128i(_mm_set1_epi16(a | -0x8000), _mm_set1_epi16(b | -0x8000))
 }
 
-/// `out[i]` = int4 row `first + i` of `t` · `x` (see `matvec_i4`), four rows per pass with AVX2.
-///
-/// Two groups share a 256-bit step, one per 128-bit lane: the nibbles `u = q + 8` are unpacked with an `and` and a
-/// shift, `vpmaddubsw` multiplies them (unsigned) with x (signed) into 16-bit pairs (≤ 2·15·127), the pairs of x
-/// times 8 are subtracted (the offset: Σ(u − 8)·x = Σu·x − 8·Σx, still < 2¹⁵), and `vpmaddwd` with the group's
-/// multiplier (spread by `vpshufb` from the row's multiplier bytes) adds them up in 32 bits. One horizontal sum per
-/// row at the end, as for int8: the integer sums, and so the text, are the scalar reference's.
+/// Where one four-row pass of an int4 product reads: the rows' nibbles, the multipliers, x.
+struct Pass4 {
+    /// Nibbles of rows r..r+4.
+    p: [*const u8; 4],
+    /// Multipliers of rows r..r+4 (`groups` bytes each; a 16-byte read from any of them stays in the data).
+    m: [*const u8; 4],
+    /// x (32·groups readable values).
+    xs: *const i8,
+}
+
+/// Groups `2j` and `2j + 1` of a pass, one per 128-bit lane: the nibbles `u = q + 8` are unpacked with an `and`
+/// and a shift, `vpmaddubsw` multiplies them (unsigned) with x (signed) into 16-bit pairs (≤ 2·15·127), the pairs of
+/// x times 8 are subtracted (the offset: Σ(u − 8)·x = Σu·x − 8·Σx, still < 2¹⁵), and `vpmaddwd` with the group's
+/// multiplier (spread by `vpshufb` from the row's multiplier bytes) adds them up in 32 bits.
+#[inline(always)]
+unsafe fn pair_step(s: &Pass4, j: usize, acc: &mut [__m256i; 4]) {
+    let (mask, eights) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(8));
+    // Columns 64j..64j+64 of x, regrouped so lane 0 meets group 2j and lane 1 group 2j+1: low nibbles pair with
+    // columns 0..16 of each group, high nibbles with 16..32.
+    let (a0, a1) = (
+        _mm256_loadu_si256(s.xs.add(64 * j).cast()),
+        _mm256_loadu_si256(s.xs.add(64 * j + 32).cast()),
+    );
+    let (xlo, xhi) = (
+        _mm256_permute2x128_si256::<0x20>(a0, a1),
+        _mm256_permute2x128_si256::<0x31>(a0, a1),
+    );
+    let offset = _mm256_add_epi16(
+        _mm256_maddubs_epi16(eights, xlo),
+        _mm256_maddubs_epi16(eights, xhi),
+    );
+    let window = 16 * (j / 8);
+    let ctrl = pair_ctrl(j % 8);
+    for k in 0..4 {
+        let mb = _mm256_broadcastsi128_si256(_mm_loadu_si128(s.m[k].add(window).cast()));
+        let w = _mm256_loadu_si256(s.p[k].add(32 * j).cast());
+        let lo = _mm256_and_si256(w, mask);
+        let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(w), mask);
+        let pairs = _mm256_sub_epi16(
+            _mm256_add_epi16(_mm256_maddubs_epi16(lo, xlo), _mm256_maddubs_epi16(hi, xhi)),
+            offset,
+        );
+        let m = _mm256_shuffle_epi8(mb, ctrl);
+        acc[k] = _mm256_add_epi32(acc[k], _mm256_madd_epi16(pairs, m));
+    }
+}
+
+/// Group `g` alone: low nibbles in lane 0 against columns 0..16, high in lane 1 against 16..32.
+#[inline(always)]
+unsafe fn single_step(s: &Pass4, g: usize, acc: &mut [__m256i; 4]) {
+    let (mask, eights) = (_mm_set1_epi8(0x0F), _mm256_set1_epi8(8));
+    let xg = _mm256_loadu_si256(s.xs.add(32 * g).cast());
+    let offset = _mm256_maddubs_epi16(eights, xg);
+    for k in 0..4 {
+        let w = _mm_loadu_si128(s.p[k].add(16 * g).cast());
+        let lo = _mm_and_si128(w, mask);
+        let hi = _mm_and_si128(_mm_srli_epi16::<4>(w), mask);
+        let pairs = _mm256_sub_epi16(_mm256_maddubs_epi16(_mm256_setr_m128i(lo, hi), xg), offset);
+        let m = _mm256_set1_epi16(i16::from(*s.m[k].add(g)));
+        acc[k] = _mm256_add_epi32(acc[k], _mm256_madd_epi16(pairs, m));
+    }
+}
+
+/// Groups `4c..4c + 4` with AVX-512, one per 128-bit lane: as [`pair_step`] at twice the width, the multipliers
+/// spread by `vpshufb` within each lane and added with `vpdpwssd`.
+#[inline(always)]
+unsafe fn quad_step(s: &Pass4, c: usize, acc: &mut [__m512i; 4]) {
+    let (mask, eights) = (_mm512_set1_epi8(0x0F), _mm512_set1_epi8(8));
+    // Columns 128c..128c+128: lane L of xlo holds columns 0..16 of group 4c+L, of xhi columns 16..32.
+    let (a0, a1) = (
+        _mm512_loadu_si512(s.xs.add(128 * c).cast()),
+        _mm512_loadu_si512(s.xs.add(128 * c + 64).cast()),
+    );
+    let xlo = _mm512_shuffle_i32x4::<0b10_00_10_00>(a0, a1);
+    let xhi = _mm512_shuffle_i32x4::<0b11_01_11_01>(a0, a1);
+    let offset = _mm512_add_epi16(
+        _mm512_maddubs_epi16(eights, xlo),
+        _mm512_maddubs_epi16(eights, xhi),
+    );
+    // Lane L takes multiplier byte (4c + L) % 16 of the window, zero-extended to 16 bits.
+    let b = 4 * (c % 4) as u32;
+    // Two words (byte index, 0x80) per 32-bit lane.
+    let lane = |l: u32| ((0x8000 | (b + l)) * 0x0001_0001) as i32;
+    let (l0, l1, l2, l3) = (lane(0), lane(1), lane(2), lane(3));
+    let ctrl = _mm512_setr_epi32(
+        l0, l0, l0, l0, l1, l1, l1, l1, l2, l2, l2, l2, l3, l3, l3, l3,
+    );
+    let window = 16 * (c / 4);
+    for k in 0..4 {
+        let mb = _mm512_broadcast_i32x4(_mm_loadu_si128(s.m[k].add(window).cast()));
+        let w = _mm512_loadu_si512(s.p[k].add(64 * c).cast());
+        let lo = _mm512_and_si512(w, mask);
+        let hi = _mm512_and_si512(_mm512_srli_epi16::<4>(w), mask);
+        let pairs = _mm512_sub_epi16(
+            _mm512_add_epi16(_mm512_maddubs_epi16(lo, xlo), _mm512_maddubs_epi16(hi, xhi)),
+            offset,
+        );
+        acc[k] = _mm512_dpwssd_epi32(acc[k], pairs, _mm512_shuffle_epi8(mb, ctrl));
+    }
+}
+
+/// The pass set-up shared by the int4 kernels: row and multiplier pointers of rows `first + r..first + r + 4`.
+#[inline(always)]
+unsafe fn pass4(t: &Tensor<'_>, first: usize, r: usize, x: *const i8) -> Pass4 {
+    let groups = t.groups();
+    let stride = 16 * groups;
+    let base = t.data.as_ptr();
+    // Multipliers first (rows·groups bytes), then the nibbles: a 16-byte read of any row's multipliers stays
+    // inside the data, since at least 16 bytes of nibbles follow the last row's.
+    let m = |k: usize| base.add((first + r + k) * groups);
+    let p = |k: usize| base.add(t.rows * groups + (first + r + k) * stride);
+    Pass4 {
+        p: [p(0), p(1), p(2), p(3)],
+        m: [m(0), m(1), m(2), m(3)],
+        xs: x,
+    }
+}
+
+/// `out[i]` = int4 row `first + i` of `t` · `x` (see `matvec_i4`), four rows per pass with AVX2: [`pair_step`]
+/// over the groups, [`single_step`] for an odd last one, one horizontal sum per row at the end, as for int8: the
+/// integer sums, and so the text, are the scalar reference's.
 ///
 /// # Safety
 /// The CPU must support AVX2; rows `first..first + out.len()` of `t` are int4 with their multipliers and nibbles;
@@ -256,76 +370,18 @@ unsafe fn pair_ctrl(j: usize) -> __m256i {
 #[target_feature(enable = "avx2")]
 unsafe fn matvec4_avx2<const D: usize>(t: &Tensor<'_>, first: usize, x: &QVec<D>, out: &mut [i32]) {
     let groups = t.groups();
-    let stride = 16 * groups;
-    let base = t.data.as_ptr();
-    // Multipliers first (rows·groups bytes), then the nibbles: a 16-byte read of any row's multipliers stays
-    // inside the data, since at least 16 bytes of nibbles follow the last row's.
-    let mults = base.add(first * groups);
-    let data = base.add(t.rows * groups + first * stride);
     let rows = out.len();
-    let xs = x.q.as_ptr();
-    let (mask, eights) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(8));
     let o = out.as_mut_ptr();
     let mut r = 0;
     while r + 4 <= rows {
-        let p = [
-            data.add(r * stride),
-            data.add((r + 1) * stride),
-            data.add((r + 2) * stride),
-            data.add((r + 3) * stride),
-        ];
-        prefetch(p[0], 4 * stride);
+        let s = pass4(t, first, r, x.q.as_ptr());
+        prefetch(s.p[0], 4 * 16 * groups);
         let mut acc = [_mm256_setzero_si256(); 4];
-        let mut mb = [_mm256_setzero_si256(); 4];
         for j in 0..groups / 2 {
-            if j % 8 == 0 {
-                // The next 16 multipliers of each row, in both lanes.
-                for (k, mb) in mb.iter_mut().enumerate() {
-                    let m = mults.add((r + k) * groups + 2 * j);
-                    *mb = _mm256_broadcastsi128_si256(_mm_loadu_si128(m.cast()));
-                }
-            }
-            let ctrl = pair_ctrl(j % 8);
-            // Columns 64j..64j+64 of x, regrouped so lane 0 meets group 2j and lane 1 group 2j+1:
-            // low nibbles pair with columns 0..16 of each group, high nibbles with 16..32.
-            let (a0, a1) = (
-                _mm256_loadu_si256(xs.add(64 * j).cast()),
-                _mm256_loadu_si256(xs.add(64 * j + 32).cast()),
-            );
-            let (xlo, xhi) = (
-                _mm256_permute2x128_si256::<0x20>(a0, a1),
-                _mm256_permute2x128_si256::<0x31>(a0, a1),
-            );
-            let offset = _mm256_add_epi16(
-                _mm256_maddubs_epi16(eights, xlo),
-                _mm256_maddubs_epi16(eights, xhi),
-            );
-            for k in 0..4 {
-                let w = _mm256_loadu_si256(p[k].add(32 * j).cast());
-                let lo = _mm256_and_si256(w, mask);
-                let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(w), mask);
-                let pairs = _mm256_sub_epi16(
-                    _mm256_add_epi16(_mm256_maddubs_epi16(lo, xlo), _mm256_maddubs_epi16(hi, xhi)),
-                    offset,
-                );
-                let m = _mm256_shuffle_epi8(mb[k], ctrl);
-                acc[k] = _mm256_add_epi32(acc[k], _mm256_madd_epi16(pairs, m));
-            }
+            pair_step(&s, j, &mut acc);
         }
         if groups % 2 == 1 {
-            // The last group alone: low nibbles in lane 0 against columns 0..16, high in lane 1 against 16..32.
-            let g = groups - 1;
-            let xg = _mm256_loadu_si256(xs.add(32 * g).cast());
-            let offset = _mm256_maddubs_epi16(eights, xg);
-            for k in 0..4 {
-                let w = _mm_loadu_si128(p[k].add(16 * g).cast());
-                let lo = _mm_and_si128(w, _mm256_castsi256_si128(mask));
-                let hi = _mm_and_si128(_mm_srli_epi16::<4>(w), _mm256_castsi256_si128(mask));
-                let pairs =
-                    _mm256_sub_epi16(_mm256_maddubs_epi16(_mm256_setr_m128i(lo, hi), xg), offset);
-                let m = _mm256_set1_epi16(i16::from(*mults.add((r + k) * groups + g)));
-                acc[k] = _mm256_add_epi32(acc[k], _mm256_madd_epi16(pairs, m));
-            }
+            single_step(&s, groups - 1, &mut acc);
         }
         // r + 4 <= rows = out.len()
         _mm_storeu_si128(o.add(r).cast(), hsum4(acc));
@@ -337,11 +393,55 @@ unsafe fn matvec4_avx2<const D: usize>(t: &Tensor<'_>, first: usize, x: &QVec<D>
     }
 }
 
-/// Dispatches the int4 product (the AVX2 kernel on every x86 level for now).
+/// As [`matvec4_avx2`] with AVX-512: [`quad_step`] over groups of four, then at most one [`pair_step`] and one
+/// [`single_step`].
 ///
 /// # Safety
-/// As for the kernel: AVX2 present; rows `first..first + out.len()` of `t` are int4 with their multipliers and
-/// nibbles; `x` holds `32·groups` readable values.
+/// The CPU must support AVX-512 F, BW, VNNI (and AVX2); otherwise as for [`matvec4_avx2`].
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vnni")]
+unsafe fn matvec4_avx512<const D: usize>(
+    t: &Tensor<'_>,
+    first: usize,
+    x: &QVec<D>,
+    out: &mut [i32],
+) {
+    let groups = t.groups();
+    let rows = out.len();
+    let o = out.as_mut_ptr();
+    let mut r = 0;
+    while r + 4 <= rows {
+        let s = pass4(t, first, r, x.q.as_ptr());
+        prefetch(s.p[0], 4 * 16 * groups);
+        let mut wide = [_mm512_setzero_si512(); 4];
+        for c in 0..groups / 4 {
+            quad_step(&s, c, &mut wide);
+        }
+        let mut acc = wide.map(|w| {
+            _mm256_add_epi32(_mm512_castsi512_si256(w), _mm512_extracti64x4_epi64::<1>(w))
+        });
+        let done = 4 * (groups / 4);
+        if groups - done >= 2 {
+            pair_step(&s, done / 2, &mut acc);
+        }
+        if groups % 2 == 1 {
+            single_step(&s, groups - 1, &mut acc);
+        }
+        // r + 4 <= rows = out.len()
+        _mm_storeu_si128(o.add(r).cast(), hsum4(acc));
+        r += 4;
+    }
+    while r < rows {
+        *o.add(r) = row_i4(t, first + r, x);
+        r += 1;
+    }
+}
+
+/// Dispatches the int4 product: the AVX-512 kernel under AVX-512 VNNI, else AVX2 (AVX-VNNI adds nothing here: the
+/// multipliers need 16-bit products).
+///
+/// # Safety
+/// As for the kernels: the kernel's features present; rows `first..first + out.len()` of `t` are int4 with their
+/// multipliers and nibbles; `x` holds `32·groups` readable values.
 #[inline(always)]
 pub(super) unsafe fn matvec4_block<const D: usize>(
     kernel: Kernel,
@@ -350,8 +450,10 @@ pub(super) unsafe fn matvec4_block<const D: usize>(
     x: &QVec<D>,
     out: &mut [i32],
 ) {
-    let _ = kernel;
-    matvec4_avx2(t, first, x, out)
+    match kernel {
+        Kernel::Avx512Vnni => matvec4_avx512(t, first, x, out),
+        _ => matvec4_avx2(t, first, x, out),
+    }
 }
 
 /// Dispatches to the AVX2, AVX-VNNI or AVX-512 VNNI kernel: `out[i]` = row `i` of `data` · `x`.

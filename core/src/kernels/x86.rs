@@ -275,7 +275,7 @@ unsafe fn pair_step(s: &Pass4, j: usize, acc: &mut [__m256i; 4]) {
     );
     let window = 16 * (j / 8);
     let ctrl = pair_ctrl(j % 8);
-    for k in 0..4 {
+    for (k, acc) in acc.iter_mut().enumerate() {
         let mb = _mm256_broadcastsi128_si256(_mm_loadu_si128(s.m[k].add(window).cast()));
         let w = _mm256_loadu_si256(s.p[k].add(32 * j).cast());
         let lo = _mm256_and_si256(w, mask);
@@ -285,7 +285,7 @@ unsafe fn pair_step(s: &Pass4, j: usize, acc: &mut [__m256i; 4]) {
             offset,
         );
         let m = _mm256_shuffle_epi8(mb, ctrl);
-        acc[k] = _mm256_add_epi32(acc[k], _mm256_madd_epi16(pairs, m));
+        *acc = _mm256_add_epi32(*acc, _mm256_madd_epi16(pairs, m));
     }
 }
 
@@ -295,13 +295,13 @@ unsafe fn single_step(s: &Pass4, g: usize, acc: &mut [__m256i; 4]) {
     let (mask, eights) = (_mm_set1_epi8(0x0F), _mm256_set1_epi8(8));
     let xg = _mm256_loadu_si256(s.xs.add(32 * g).cast());
     let offset = _mm256_maddubs_epi16(eights, xg);
-    for k in 0..4 {
+    for (k, acc) in acc.iter_mut().enumerate() {
         let w = _mm_loadu_si128(s.p[k].add(16 * g).cast());
         let lo = _mm_and_si128(w, mask);
         let hi = _mm_and_si128(_mm_srli_epi16::<4>(w), mask);
         let pairs = _mm256_sub_epi16(_mm256_maddubs_epi16(_mm256_setr_m128i(lo, hi), xg), offset);
         let m = _mm256_set1_epi16(i16::from(*s.m[k].add(g)));
-        acc[k] = _mm256_add_epi32(acc[k], _mm256_madd_epi16(pairs, m));
+        *acc = _mm256_add_epi32(*acc, _mm256_madd_epi16(pairs, m));
     }
 }
 
@@ -330,7 +330,7 @@ unsafe fn quad_step(s: &Pass4, c: usize, acc: &mut [__m512i; 4]) {
         l0, l0, l0, l0, l1, l1, l1, l1, l2, l2, l2, l2, l3, l3, l3, l3,
     );
     let window = 16 * (c / 4);
-    for k in 0..4 {
+    for (k, acc) in acc.iter_mut().enumerate() {
         let mb = _mm512_broadcast_i32x4(_mm_loadu_si128(s.m[k].add(window).cast()));
         let w = _mm512_loadu_si512(s.p[k].add(64 * c).cast());
         let lo = _mm512_and_si512(w, mask);
@@ -339,7 +339,7 @@ unsafe fn quad_step(s: &Pass4, c: usize, acc: &mut [__m512i; 4]) {
             _mm512_add_epi16(_mm512_maddubs_epi16(lo, xlo), _mm512_maddubs_epi16(hi, xhi)),
             offset,
         );
-        acc[k] = _mm512_dpwssd_epi32(acc[k], pairs, _mm512_shuffle_epi8(mb, ctrl));
+        *acc = _mm512_dpwssd_epi32(*acc, pairs, _mm512_shuffle_epi8(mb, ctrl));
     }
 }
 

@@ -287,16 +287,28 @@ pub fn matvec_i8<const D: usize>(
 /// ```
 #[inline(always)]
 pub fn dot_i4(group: &[u8], x: &[i8]) -> i32 {
-    let (lo, hi) = x.split_at(16.min(x.len()));
-    group
-        .iter()
-        .zip(lo)
-        .zip(hi.iter().chain(core::iter::repeat(&0)))
-        .map(|((&b, &xl), &xh)| {
-            let (ql, qh) = (i32::from(b & 0x0F) - 8, i32::from(b >> 4) - 8);
-            ql * i32::from(xl) + qh * i32::from(xh)
-        })
-        .sum()
+    let term = |b: u8, xl: i8, xh: i8| {
+        (i32::from(b & 0x0F) - 8) * i32::from(xl) + (i32::from(b >> 4) - 8) * i32::from(xh)
+    };
+    match (<&[u8; 16]>::try_from(group), x.get(..32)) {
+        // The whole group: fixed sizes, so the loop has no bounds checks and vectorizes.
+        (Ok(g), Some(x)) => {
+            let (lo, hi) = x.split_at(16);
+            g.iter()
+                .zip(lo)
+                .zip(hi)
+                .map(|((&b, &xl), &xh)| term(b, xl, xh))
+                .sum()
+        }
+        _ => group
+            .iter()
+            .enumerate()
+            .map(|(k, &b)| {
+                let at = |i: usize| x.get(i).copied().unwrap_or(0);
+                term(b, at(k), at(k + 16))
+            })
+            .sum(),
+    }
 }
 
 /// Row `r` of an int4 product, the reference: `Σ_g m[r][g] · dot_i4(group g, x)`, exact (every kernel gives

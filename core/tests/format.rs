@@ -32,6 +32,14 @@ fn small_gru() -> Vec<u8> {
         .unwrap()
 }
 
+/// [`small_builder`] with GRU layers and int4 weights.
+fn small_int4() -> Vec<u8> {
+    let b = small_builder();
+    random_cell(ModelKind::Gru, b.hyper, false, DType::I4GroupScaled, 9)
+        .to_bytes()
+        .unwrap()
+}
+
 /// One layer, V=20, E=H=8: for building invalid variants.
 fn tiny_builder(tied: bool, dtype: DType) -> ModelBuilder {
     random_model(
@@ -187,6 +195,7 @@ fn capacity_errors_are_reported() {
 fn every_byte_corruption_is_an_error_never_a_panic() {
     corrupt_every_byte(&small());
     corrupt_every_byte(&small_gru());
+    corrupt_every_byte(&small_int4());
 }
 
 fn corrupt_every_byte(bytes: &[u8]) {
@@ -217,8 +226,8 @@ proptest! {
     }
 
     #[test]
-    fn mutated_models_never_panic(edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8), gru in any::<bool>()) {
-        let mut bytes = if gru { small_gru() } else { small() };
+    fn mutated_models_never_panic(edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8), which in 0..3u8) {
+        let mut bytes = match which { 0 => small(), 1 => small_gru(), _ => small_int4() };
         for (at, v) in edits {
             let i = 16 + at.index(bytes.len() - 16);
             bytes[i] = v;

@@ -75,7 +75,7 @@ pub fn fuzz(seconds: u32) -> Result<()> {
     )
 }
 
-/// A few small valid models (LSTM and GRU, int8 and f32), as whole files (mode byte 0) and as bare payloads
+/// A few small valid models (LSTM and GRU, int8, int4 and f32), as whole files (mode byte 0) and as bare payloads
 /// (mode byte 1), each written if missing: the fuzzer starts from inputs that get past the decoder instead of
 /// rediscovering the format, and a corpus from an older format version gains the new seeds.
 fn write_seeds(corpus: &Path) -> Result<()> {
@@ -92,6 +92,8 @@ fn write_seeds(corpus: &Path) -> Result<()> {
         random_model(hyper, false, DType::F32, 3).to_bytes()?,
         random_cell(ModelKind::Gru, hyper, false, DType::I8RowScaled, 4).to_bytes()?,
         random_cell(ModelKind::Gru, hyper, false, DType::F32, 5).to_bytes()?,
+        random_cell(ModelKind::Lstm, hyper, false, DType::I4GroupScaled, 6).to_bytes()?,
+        random_cell(ModelKind::Gru, hyper, false, DType::I4GroupScaled, 7).to_bytes()?,
     ];
     for (i, file) in models.iter().enumerate() {
         let payload = file.get(16..).unwrap_or_default();

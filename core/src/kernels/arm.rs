@@ -274,8 +274,9 @@ unsafe fn row_sum(pa: *const u8, pm: *const u8, px: *const u32, groups: usize) -
     sum
 }
 
-/// Most int4 groups in a row ([`crate::limits::MAX_WIDTH`] / 32).
-pub(super) const MAX_GROUPS: usize = crate::limits::MAX_WIDTH as usize / 32;
+/// Most int4 groups in a row this kernel takes (2,048 columns; wider rows run the scalar reference): its offsets
+/// stay a 256-byte buffer on the stack.
+pub(super) const MAX_GROUPS: usize = 64;
 
 /// `8 · Σx` of each group of 32 activations (x is zero past its length): the offset of `u = q + 8`, computed
 /// once per product.
@@ -297,7 +298,7 @@ pub(super) fn matvec4_block<const D: usize>(
     out: &mut [i32],
 ) {
     let groups = t.groups();
-    if 32 * groups > D {
+    if 32 * groups > D || groups > MAX_GROUPS {
         for (i, o) in out.iter_mut().enumerate() {
             *o = super::row_i4(t, first + i, x);
         }

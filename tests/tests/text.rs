@@ -101,6 +101,8 @@ fn sentence_settings(profile: Profile, n: usize) -> quill_trainer::settings::Tra
         layers: 1,
         dropout: 0.0,
         tie: false,
+        forcing: Default::default(),
+        schedule: quill_trainer::settings::default_schedule(),
     }
 }
 

@@ -7,6 +7,7 @@ use quill_core::{DType, Generator, Model, SamplerConfig};
 use quill_tests::write_corpus;
 use quill_trainer::checkpoint;
 use quill_trainer::data::Context;
+use quill_trainer::forcing::Forcing;
 use quill_trainer::generate::{self, GenerateOptions};
 use quill_trainer::net::Cell;
 use quill_trainer::settings::TrainSettings;
@@ -46,6 +47,8 @@ fn settings(corpus: &std::path::Path, epochs: usize, context: Context) -> TrainS
         layers: 1,
         dropout: 0.1,
         tie: false,
+        forcing: Default::default(),
+        schedule: quill_trainer::settings::default_schedule(),
     }
 }
 
@@ -76,6 +79,46 @@ fn resume_gives_the_same_weights_as_an_uninterrupted_run() {
 #[test]
 fn gru_resume_gives_the_same_weights_as_an_uninterrupted_run() {
     resume_is_exact(Cell::Gru);
+}
+
+/// Scheduled sampling with ε = 1 throughout is teacher forcing, bit for bit; with ε decaying it changes the
+/// weights, feeds the model some of its own tokens, and still resumes exactly.
+#[test]
+fn scheduled_sampling_at_epsilon_one_is_teacher_forcing_and_resumes_exactly() {
+    let _turn = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = write_corpus(dir.path(), 300, 1);
+    let with = |forcing, k: f64, epochs| TrainSettings {
+        forcing,
+        schedule: quill_trainer::forcing::Schedule {
+            decay: quill_trainer::forcing::Decay::Linear,
+            k,
+            min: 0.0,
+        },
+        ..settings(&corpus, epochs, Context::Stream)
+    };
+    let run = |name: &str, s: TrainSettings, resume: bool| {
+        let out = dir.path().join(name);
+        let outcome = train::run(s, &opts(&out, resume)).unwrap();
+        (params(&out.join("last.ckpt")), outcome)
+    };
+    let (teacher, _) = run("teacher", with(Forcing::Teacher, 1e30, 2), false);
+    let (eps_one, o) = run("eps1", with(Forcing::Scheduled, 1e30, 2), false);
+    assert_eq!(o.history[1].scheduled, Some((1.0, 0.0)));
+    for ((name, x), (_, y)) in teacher.iter().zip(&eps_one) {
+        assert!(x == y, "{name}: ε = 1 differs from teacher forcing");
+    }
+    // ε falls linearly to 0 over 40 steps: most late inputs are the model's own.
+    let (straight, o) = run("sched", with(Forcing::Scheduled, 40.0, 3), false);
+    let (eps, own) = o.history[2].scheduled.unwrap();
+    assert_eq!(eps, 0.0);
+    assert!(own > 0.3, "own-input fraction {own}");
+    assert!(straight.iter().zip(&teacher).any(|((_, a), (_, b))| a != b));
+    run("split", with(Forcing::Scheduled, 40.0, 1), false);
+    let (split, _) = run("split", with(Forcing::Scheduled, 40.0, 3), true);
+    for ((name, x), (_, y)) in straight.iter().zip(&split) {
+        assert!(x == y, "{name}: a resumed scheduled run differs");
+    }
 }
 
 fn resume_is_exact(cell: Cell) {

@@ -20,6 +20,7 @@ pub mod corpus;
 pub mod data;
 pub mod dataset;
 pub mod export;
+pub mod forcing;
 pub mod generate;
 pub mod net;
 pub mod perplexity;

@@ -165,6 +165,7 @@ mod tests {
             train_curve: (0..100)
                 .map(|k| (7.0 - e as f64 - k as f64 / 100.0) as f32)
                 .collect(),
+            scheduled: None,
         }
     }
 

@@ -59,6 +59,21 @@ pub struct TrainSettings {
     pub dropout: f64,
     /// Tie embedding and dense weights (E = H).
     pub tie: bool,
+    /// What the network reads while training (settings stored before this existed: teacher forcing).
+    #[serde(default)]
+    pub forcing: crate::forcing::Forcing,
+    /// Scheduled sampling's ε schedule (used with `forcing = scheduled`).
+    #[serde(default = "default_schedule")]
+    pub schedule: crate::forcing::Schedule,
+}
+
+/// The schedule of settings stored before scheduled sampling existed (and `quill train`'s defaults).
+pub fn default_schedule() -> crate::forcing::Schedule {
+    crate::forcing::Schedule {
+        decay: crate::forcing::Decay::InverseSigmoid,
+        k: 300.0,
+        min: 0.0,
+    }
 }
 
 impl TrainSettings {
@@ -107,6 +122,15 @@ impl TrainSettings {
         if !(0.0..1.0).contains(&self.dropout) {
             bail!("--dropout must be in [0, 1), got {}", self.dropout);
         }
+        if !(self.schedule.k > 0.0 && self.schedule.k.is_finite()) {
+            bail!(
+                "--ss-k must be a positive number of steps, got {}",
+                self.schedule.k
+            );
+        }
+        if !(0.0..=1.0).contains(&self.schedule.min) {
+            bail!("--ss-min must be in [0, 1], got {}", self.schedule.min);
+        }
         Ok(())
     }
 }
@@ -141,6 +165,9 @@ pub struct EpochMetrics {
     pub tokens_per_s: f64,
     /// Seconds for the epoch (training and validation).
     pub seconds: f64,
+    /// Scheduled sampling: ε at the epoch's last step and the fraction of inputs the model fed itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled: Option<(f64, f64)>,
     /// Training loss through the epoch: the mean over each of up to [`CURVE_POINTS`] equal runs of steps, in
     /// order (what the loss plot draws per step, smoothed).
     #[serde(default)]

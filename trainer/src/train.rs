@@ -17,6 +17,7 @@ use crate::adam::Adam;
 use crate::checkpoint::{self, Meta};
 use crate::data::{self, Batch};
 use crate::dataset;
+use crate::forcing::{mixed_inputs, replaced, Forcing};
 use crate::net::{correct as correct_of, detach, loss as loss_of, Net, NetConfig, State};
 use crate::perplexity::evaluate;
 use crate::plot;
@@ -157,7 +158,17 @@ pub fn run(settings: TrainSettings, opts: &RunOptions) -> Result<Outcome> {
             s.epochs,
             opts.json,
         );
-        let trained = match train_epoch(&net, &mut adam, &batches, &s, &bar, &opts.interrupt) {
+        // Steps before this epoch: the schedule's clock (epochs have the same number of batches).
+        let first_step = (epoch as u64 - 1) * batches.len() as u64;
+        let trained = match train_epoch(
+            &net,
+            &mut adam,
+            &batches,
+            &s,
+            first_step,
+            &bar,
+            &opts.interrupt,
+        ) {
             Ok(t) => t,
             Err(Stop::Interrupted) => {
                 bar.abandon();
@@ -193,13 +204,17 @@ pub fn run(settings: TrainSettings, opts: &RunOptions) -> Result<Outcome> {
             tokens_per_s: trained.targets as f64 / train_secs.max(1e-9),
             seconds: started.elapsed().as_secs_f64(),
             train_curve: trained.curve,
+            scheduled: trained.scheduled,
         };
         writeln!(metrics_file, "{}", serde_json::to_string(&m)?)?;
         if opts.json {
             println!("{}", serde_json::to_string(&m)?);
         } else {
+            let own = m.scheduled.map_or(String::new(), |(eps, fed)| {
+                format!(" | ε {eps:.3}, {:.1}% own inputs", 100.0 * fed)
+            });
             eprintln!(
-                "epoch {:>3}/{}: train loss {:.4} acc {:.3} | val loss {:.4} acc {:.3} ppl {:.1} | {:.0} tokens/s, {:.1}s",
+                "epoch {:>3}/{}: train loss {:.4} acc {:.3} | val loss {:.4} acc {:.3} ppl {:.1} | {:.0} tokens/s, {:.1}s{own}",
                 epoch, s.epochs, m.train_loss, m.train_acc, m.val_loss, m.val_acc, m.val_ppl, m.tokens_per_s, m.seconds
             );
         }
@@ -243,6 +258,7 @@ struct Trained {
     acc: f64,
     targets: i64,
     curve: Vec<f32>,
+    scheduled: Option<(f64, f64)>,
 }
 
 /// One pass over `batches`: forward, loss, backward, clip, Adam. The loss adds up on the device and is read once
@@ -254,6 +270,7 @@ fn train_epoch(
     adam: &mut Adam,
     batches: &[Batch],
     s: &TrainSettings,
+    first_step: u64,
     bar: &ProgressBar,
     interrupt: &AtomicBool,
 ) -> Result<Trained, Stop> {
@@ -265,6 +282,8 @@ fn train_epoch(
     let (mut run_targets, mut total_loss, mut targets) = (0i64, 0.0, 0i64);
     let mut curve = Vec::new();
     let mut state: Option<State> = None;
+    let curve_point = |i: usize| (i + 1) % chunk == 0 || i + 1 == batches.len();
+    let (mut own_fed, mut own_points, mut last_eps) = (0.0, 0usize, 1.0);
     for (i, b) in batches.iter().enumerate() {
         if interrupt.load(Ordering::SeqCst) {
             return Err(Stop::Interrupted);
@@ -273,9 +292,22 @@ fn train_epoch(
             (Some(st), true) => detach(st),
             _ => net.zero_state(b.xs.size()[0]),
         };
-        let (logits, next) = net.forward(&b.xs, &st, true);
+        let xs = match s.forcing {
+            Forcing::Teacher => b.xs.shallow_clone(),
+            Forcing::Scheduled => {
+                let eps = s.schedule.epsilon(first_step + i as u64);
+                let xs = mixed_inputs(net, &b.xs, &st, eps);
+                if curve_point(i) {
+                    own_fed += replaced(&xs, &b.xs);
+                    own_points += 1;
+                }
+                last_eps = eps;
+                xs
+            }
+        };
+        let (logits, next) = net.forward(&xs, &st, true);
         let loss = loss_of(&logits, &b.ys);
-        let curve_point = (i + 1) % chunk == 0 || i + 1 == batches.len();
+        let curve_point = curve_point(i);
         if curve_point {
             correct += correct_of(&logits, &b.ys);
             sampled += b.targets;
@@ -305,6 +337,8 @@ fn train_epoch(
         acc: correct.double_value(&[]) / sampled.max(1) as f64,
         targets,
         curve,
+        scheduled: (s.forcing == Forcing::Scheduled)
+            .then(|| (last_eps, own_fed / own_points.max(1) as f64)),
     })
 }
 

@@ -10,6 +10,7 @@ use quill_core::{Level, Profile};
 
 use crate::corpus::Encoding;
 use crate::data::Context;
+use crate::forcing::{Decay, Forcing};
 use crate::net::Cell;
 use crate::settings::TrainSettings;
 use crate::train::{self, RunOptions};
@@ -93,6 +94,20 @@ pub struct TrainArgs {
     /// Tie the dense weights to the embedding (needs --embed = --hidden; halves the big matrices).
     #[arg(long)]
     pub tie: bool,
+    /// What the network reads while training: `teacher` (the ground truth) or `scheduled` (scheduled sampling:
+    /// its own sampled predictions with probability 1 − ε, ε decaying by --ss-decay).
+    #[arg(long, value_enum, default_value_t = Forcing::Teacher)]
+    pub forcing: Forcing,
+    /// Scheduled sampling's ε over training step i: `inverse-sigmoid` k/(k + exp(i/k)), `linear` 1 − i/k,
+    /// `exponential` exp(−i/k).
+    #[arg(long, value_enum, default_value_t = Decay::InverseSigmoid)]
+    pub ss_decay: Decay,
+    /// The schedule's step scale k (training steps; a demo epoch is ~714).
+    #[arg(long, default_value_t = 300.0)]
+    pub ss_k: f64,
+    /// The floor of ε (1 = teacher forcing throughout).
+    #[arg(long, default_value_t = 0.0)]
+    pub ss_min: f64,
     /// Epochs (with --resume: the new total).
     #[arg(long, default_value_t = 10)]
     pub epochs: usize,
@@ -152,6 +167,12 @@ impl TrainArgs {
             layers: self.layers,
             dropout: self.dropout,
             tie: self.tie,
+            forcing: self.forcing,
+            schedule: crate::forcing::Schedule {
+                decay: self.ss_decay,
+                k: self.ss_k,
+                min: self.ss_min,
+            },
         }
     }
 }

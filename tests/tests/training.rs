@@ -288,6 +288,7 @@ fn export_load_generate_is_deterministic() {
             },
             seed,
             allow_unk: false,
+            stats: false,
         };
         let (mut out, mut err) = (Vec::new(), Vec::new());
         generate::with_core(&bytes, &opts, &mut out, &mut err).unwrap();
@@ -352,6 +353,7 @@ fn unk_is_never_generated_unless_allowed_core_and_float() {
             config,
             seed: 1,
             allow_unk,
+            stats: false,
         };
         let (mut out, mut err) = (Vec::new(), Vec::new());
         if float {

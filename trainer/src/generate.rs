@@ -26,6 +26,79 @@ pub struct GenerateOptions {
     pub seed: u64,
     /// Let the sampler choose `<unk>` (by default it never does).
     pub allow_unk: bool,
+    /// Print free-running measures of each text on `err` ([`crate::freerun`]).
+    pub stats: bool,
+}
+
+/// Free-running measures of one generated text (its token ids, prompt excluded).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TextStats {
+    /// Distinct bigrams / bigrams.
+    pub distinct2: f64,
+    /// Distinct trigrams / trigrams.
+    pub distinct3: f64,
+    /// Share of 4-grams seen earlier in the text.
+    pub repeated4: f64,
+    /// Tokens before the text falls into a loop (`None`: it does not).
+    pub loop_after: Option<usize>,
+}
+
+impl TextStats {
+    /// The measures of `ids`.
+    pub fn of(ids: &[u32]) -> Self {
+        use crate::freerun::{distinct_n, repeated_ngrams, tokens_before_loop};
+        Self {
+            distinct2: distinct_n(ids, 2),
+            distinct3: distinct_n(ids, 3),
+            repeated4: repeated_ngrams(ids, 4),
+            loop_after: tokens_before_loop(ids),
+        }
+    }
+}
+
+fn report_stats(err: &mut dyn Write, all: &[TextStats], words: usize) -> Result<()> {
+    let line = |s: &TextStats| {
+        let lp = s
+            .loop_after
+            .map_or(format!("no loop in {words} tokens"), |n| {
+                format!("loops after {n} tokens")
+            });
+        format!(
+            "distinct-2 {:.3}, distinct-3 {:.3}, repeated 4-grams {:.3}, {lp}",
+            s.distinct2, s.distinct3, s.repeated4
+        )
+    };
+    if let Some(last) = all.last() {
+        writeln!(err, "stats: {}", line(last))?;
+    }
+    Ok(())
+}
+
+fn report_mean(err: &mut dyn Write, all: &[TextStats], words: usize) -> Result<()> {
+    if all.len() < 2 {
+        return Ok(());
+    }
+    let n = all.len() as f64;
+    let mean = |f: fn(&TextStats) -> f64| all.iter().map(f).sum::<f64>() / n;
+    let loops: Vec<usize> = all.iter().filter_map(|s| s.loop_after).collect();
+    let before = if loops.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", after {:.1} tokens on average",
+            loops.iter().sum::<usize>() as f64 / loops.len() as f64
+        )
+    };
+    writeln!(
+        err,
+        "stats over {} texts of {words} tokens: distinct-2 {:.3}, distinct-3 {:.3}, repeated 4-grams {:.3}, {} loop{before}",
+        all.len(),
+        mean(|s| s.distinct2),
+        mean(|s| s.distinct3),
+        mean(|s| s.repeated4),
+        loops.len()
+    )?;
+    Ok(())
 }
 
 fn report_unknown(err: &mut dyn Write, unknown: &[String]) -> Result<()> {
@@ -48,6 +121,7 @@ pub fn with_core(
     err: &mut dyn Write,
 ) -> Result<()> {
     let model = Model::from_bytes(bytes)?;
+    let mut stats = Vec::new();
     for i in 0..opts.count {
         let mut g: Box<Generator<1024, 4, 256>> = Box::new(
             Generator::new(&model, opts.config, opts.seed + i as u64)?
@@ -58,16 +132,22 @@ pub fn with_core(
         g.prime(&opts.prompt, &mut text, |w| unknown.push(w.to_string()))?;
         report_unknown(err, &unknown)?;
         write!(out, "{text}")?;
+        let mut ids = Vec::with_capacity(opts.words);
         for _ in 0..opts.words {
             let id = g.next_token();
+            ids.push(id);
             text.clear();
             g.write_token(id, &mut text)?;
             write!(out, "{text}")?;
             out.flush()?;
         }
         writeln!(out)?;
+        if opts.stats {
+            stats.push(TextStats::of(&ids));
+            report_stats(err, &stats, opts.words)?;
+        }
     }
-    Ok(())
+    report_mean(err, &stats, opts.words)
 }
 
 /// Generates with a checkpoint in f32 through libtorch, choosing with quill-core's sampler in the same 64-row
@@ -86,6 +166,7 @@ pub fn with_checkpoint(
     };
     let window = usize::from(opts.config.penalty_window);
     let normalized = clean(spec.profile, &opts.prompt);
+    let mut stats = Vec::new();
     for i in 0..opts.count {
         let mut rng = Rng::new(opts.seed + i as u64);
         let mut sel = Selector::<256>::new(opts.config)?.ban(banned);
@@ -114,11 +195,13 @@ pub fn with_checkpoint(
         }
         report_unknown(err, &unknown)?;
         write!(out, "{text}")?;
+        let mut generated = Vec::with_capacity(opts.words);
         for _ in 0..opts.words {
             sel.begin();
             penalty.apply_block(0, &mut logits, opts.config.repetition_penalty);
             sel.push_block(0, &logits, &mut rng);
             let id = sel.finish(&mut rng);
+            generated.push(id);
             text.clear();
             detok.write(&vocab.tokens[id as usize], &mut text)?;
             write!(out, "{text}")?;
@@ -127,6 +210,10 @@ pub fn with_checkpoint(
             penalty.record(id, window);
         }
         writeln!(out)?;
+        if opts.stats {
+            stats.push(TextStats::of(&generated));
+            report_stats(err, &stats, opts.words)?;
+        }
     }
-    Ok(())
+    report_mean(err, &stats, opts.words)
 }

@@ -21,6 +21,7 @@ pub mod data;
 pub mod dataset;
 pub mod export;
 pub mod forcing;
+pub mod freerun;
 pub mod generate;
 pub mod net;
 pub mod perplexity;

@@ -216,3 +216,56 @@ fn a_gru_trains_exports_inspects_and_generates() {
     let eval = quill(&["eval", &model, &corpus]);
     assert!(eval.status.success(), "{}", text(&eval.stderr));
 }
+
+#[test]
+fn generate_stats_measure_each_text_and_the_mean() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = corpus(dir.path());
+    let run = dir.path().join("run");
+    let run_s = run.to_string_lossy().to_string();
+    let out = quill(&[
+        "train",
+        &corpus,
+        "--out",
+        &run_s,
+        "--epochs",
+        "1",
+        "--embed",
+        "16",
+        "--hidden",
+        "16",
+        "--batch",
+        "8",
+        "--seq-len",
+        "10",
+        "--device",
+        "cpu",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = quill(&[
+        "generate",
+        &run_s,
+        "--prompt",
+        "the people",
+        "--words",
+        "60",
+        "--count",
+        "3",
+        "--temperature",
+        "1",
+        "--stats",
+    ]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(err.matches("stats: distinct-2 ").count(), 3, "{err}");
+    assert!(
+        err.contains("stats over 3 texts of 60 tokens: distinct-2 "),
+        "{err}"
+    );
+    assert_eq!(
+        text(&out.stdout).lines().count(),
+        3,
+        "the texts stay on stdout"
+    );
+}

@@ -68,6 +68,10 @@ pub struct GenerateArgs {
     /// Run the libtorch checkpoint in f32 instead of the int8 model through quill-core.
     #[arg(long)]
     pub float: bool,
+    /// After each text, print on stderr how it reads as free-running text: distinct-2 and distinct-3, the share
+    /// of repeated 4-grams, and where it falls into a loop (the generated tokens, prompt excluded); then the mean.
+    #[arg(long)]
+    pub stats: bool,
     #[command(flatten)]
     pub sample: SampleArgs,
 }
@@ -82,6 +86,7 @@ impl GenerateArgs {
             config: self.sample.config(),
             seed: self.sample.seed,
             allow_unk: self.sample.allow_unk,
+            stats: self.stats,
         }
     }
 }

@@ -188,3 +188,20 @@ pub fn corpus() -> Result<PathBuf> {
         .arg(dir.join("whl")))?;
     Ok(speeches)
 }
+
+/// Adds the Rust target `target` with rustup unless it is installed already.
+pub fn rustup_target(target: &str) -> Result<()> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
+    if installed.is_ok_and(|o| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .any(|l| l.trim() == target)
+    }) {
+        return Ok(());
+    }
+    eprintln!("xtask: adding the Rust target {target}");
+    run(Command::new("rustup").args(["target", "add", target]))
+        .with_context(|| format!("install it with `rustup target add {target}`"))
+}

@@ -20,16 +20,7 @@ fn check_tools() -> Result<()> {
     {
         bail!("qemu-system-arm is missing: install it with `apt-get install qemu-system-arm`");
     }
-    let targets = Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output();
-    let ok =
-        targets.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("thumbv7em-none-eabihf"));
-    if !ok {
-        eprintln!("xtask: adding the Rust target thumbv7em-none-eabihf");
-        run(Command::new("rustup").args(["target", "add", "thumbv7em-none-eabihf"]))
-            .context("install it with `rustup target add thumbv7em-none-eabihf`")?;
-    }
+    env::rustup_target("thumbv7em-none-eabihf")?;
     Ok(())
 }
 

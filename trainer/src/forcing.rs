@@ -90,25 +90,52 @@ impl Schedule {
 /// The inputs of one training window under scheduled sampling with `epsilon`: `xs` (B, T) with each position
 /// from the second on replaced, with probability 1 − ε, by a token sampled from the model's prediction for the
 /// position before it (computed from `state` without gradients or dropout). Returns `xs` itself when ε ≥ 1.
+///
+/// Only the positions whose coin came up "own" are sampled, by inverse CDF (one uniform draw against the
+/// cumulative softmax of each such row): `multinomial` over every row of a (32·35, 8,000) window cost five
+/// training steps on a CPU.
 pub fn mixed_inputs(net: &Net, xs: &Tensor, state: &State, epsilon: f64) -> Tensor {
     if epsilon >= 1.0 {
         return xs.shallow_clone();
     }
     let (b, t) = (xs.size()[0], xs.size()[1]);
+    if t < 2 {
+        return xs.shallow_clone();
+    }
     tch::no_grad(|| {
+        let device = xs.device();
+        // Positions 1..T: own token (the prediction for the position before) with probability 1 − ε.
+        let coin = Tensor::rand([b, t - 1], (Kind::Float, device)).ge(epsilon);
+        let rows = coin.reshape([-1]).nonzero().squeeze_dim(1);
+        if rows.size()[0] == 0 {
+            return xs.shallow_clone();
+        }
         let (logits, _) = net.forward(xs, state, false);
         let v = logits.size()[2];
-        let own = logits
-            .softmax(-1, Kind::Float)
+        let chosen = logits
+            .narrow(1, 0, t - 1)
             .reshape([-1, v])
-            .multinomial(1, true)
-            .reshape([b, t]);
-        // The prediction at position j − 1 is a candidate input for position j.
-        let own = Tensor::cat(&[xs.narrow(1, 0, 1), own.narrow(1, 0, t - 1)], 1);
-        let coin = Tensor::rand([b, t], (Kind::Float, xs.device())).ge(epsilon);
-        let _ = coin.narrow(1, 0, 1).fill_(0);
-        own.where_self(&coin, xs)
+            .index_select(0, &rows);
+        let own = sample_rows(&chosen).to_kind(xs.kind());
+        let tail = xs
+            .narrow(1, 1, t - 1)
+            .reshape([-1])
+            .index_copy(0, &rows, &own)
+            .reshape([b, t - 1]);
+        Tensor::cat(&[xs.narrow(1, 0, 1), tail], 1)
     })
+}
+
+/// One token per row of `logits` (N, V), drawn from its softmax by inverse CDF: a uniform draw scaled to the
+/// row's total, then a binary search in the cumulative probabilities.
+pub fn sample_rows(logits: &Tensor) -> Tensor {
+    let v = logits.size()[1];
+    let cdf = logits.softmax(-1, Kind::Float).cumsum(-1, Kind::Float);
+    let total = cdf.narrow(1, v - 1, 1);
+    let u = Tensor::rand([logits.size()[0], 1], (Kind::Float, logits.device())) * total;
+    u.searchsorted(&cdf, false, false, "left", None::<Tensor>)
+        .clamp_max(v - 1)
+        .squeeze_dim(1)
 }
 
 /// The fraction of positions of `a` that differ from `b` (how much of a window the model fed itself).
@@ -117,4 +144,25 @@ pub fn replaced(a: &Tensor, b: &Tensor) -> f64 {
         .to_kind(Kind::Float)
         .mean(Kind::Float)
         .double_value(&[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_sampled_from_their_softmax() {
+        tch::manual_seed(5);
+        let p = [0.2f32, 0.3, 0.5];
+        let row = Tensor::from_slice(&p.map(f32::ln));
+        let logits = row.unsqueeze(0).repeat([30_000, 1]);
+        let ids = Vec::<i64>::try_from(sample_rows(&logits)).unwrap();
+        for (k, want) in p.iter().enumerate() {
+            let got = ids.iter().filter(|&&i| i == k as i64).count() as f64 / ids.len() as f64;
+            assert!(
+                (got - f64::from(*want)).abs() < 0.015,
+                "token {k}: {got} vs {want}"
+            );
+        }
+    }
 }

@@ -282,7 +282,7 @@ fn train_epoch(
     let (mut run_targets, mut total_loss, mut targets) = (0i64, 0.0, 0i64);
     let mut curve = Vec::new();
     let mut state: Option<State> = None;
-    let curve_point = |i: usize| (i + 1) % chunk == 0 || i + 1 == batches.len();
+    let curve_point = |i: usize| (i + 1).is_multiple_of(chunk) || i + 1 == batches.len();
     let (mut own_fed, mut own_points, mut last_eps) = (0.0, 0usize, 1.0);
     for (i, b) in batches.iter().enumerate() {
         if interrupt.load(Ordering::SeqCst) {

@@ -33,6 +33,34 @@ fn corpus(dir: &Path) -> String {
     path.to_string_lossy().to_string()
 }
 
+/// Trains a tiny run (one epoch, E=H=16) on `corpus` into `dir/name`, with `extra` flags; returns the folder.
+fn train_tiny(dir: &Path, corpus: &str, name: &str, extra: &[&str]) -> String {
+    let run = dir.join(name).to_string_lossy().to_string();
+    let mut args = vec![
+        "train",
+        corpus,
+        "--out",
+        &run,
+        "--epochs",
+        "1",
+        "--embed",
+        "16",
+        "--hidden",
+        "16",
+        "--batch",
+        "8",
+        "--seq-len",
+        "10",
+        "--device",
+        "cpu",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let out = quill(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    run
+}
+
 #[test]
 fn bad_settings_fail_before_any_data_is_read() {
     // The corpus does not exist: an error about the flag proves the settings were checked first.
@@ -68,28 +96,8 @@ fn bad_settings_fail_before_any_data_is_read() {
 fn a_run_folder_generates_and_the_prompt_is_echoed_as_typed() {
     let dir = tempfile::tempdir().unwrap();
     let corpus = corpus(dir.path());
-    let run = dir.path().join("run");
-    let run_s = run.to_string_lossy().to_string();
-    let out = quill(&[
-        "train",
-        &corpus,
-        "--out",
-        &run_s,
-        "--epochs",
-        "1",
-        "--embed",
-        "16",
-        "--hidden",
-        "16",
-        "--batch",
-        "8",
-        "--seq-len",
-        "10",
-        "--device",
-        "cpu",
-        "--json",
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let run_s = train_tiny(dir.path(), &corpus, "run", &[]);
+    let run = std::path::PathBuf::from(&run_s);
     assert!(run.join("loss.png").exists());
     let out = quill(&[
         "generate",
@@ -157,32 +165,12 @@ fn inspect_names_a_file_that_is_neither_model_nor_checkpoint() {
 fn a_gru_trains_exports_inspects_and_generates() {
     let dir = tempfile::tempdir().unwrap();
     let corpus = corpus(dir.path());
-    let run = dir.path().join("gru");
-    let run_s = run.to_string_lossy().to_string();
-    let out = quill(&[
-        "train",
+    let run_s = train_tiny(
+        dir.path(),
         &corpus,
-        "--out",
-        &run_s,
-        "--cell",
         "gru",
-        "--epochs",
-        "1",
-        "--embed",
-        "16",
-        "--hidden",
-        "16",
-        "--layers",
-        "2",
-        "--batch",
-        "8",
-        "--seq-len",
-        "10",
-        "--device",
-        "cpu",
-        "--json",
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+        &["--cell", "gru", "--layers", "2"],
+    );
     let model = dir.path().join("gru.quill").to_string_lossy().to_string();
     let out = quill(&["export", &run_s, "-o", &model, "--eval-tokens", "50"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -221,28 +209,7 @@ fn a_gru_trains_exports_inspects_and_generates() {
 fn generate_stats_measure_each_text_and_the_mean() {
     let dir = tempfile::tempdir().unwrap();
     let corpus = corpus(dir.path());
-    let run = dir.path().join("run");
-    let run_s = run.to_string_lossy().to_string();
-    let out = quill(&[
-        "train",
-        &corpus,
-        "--out",
-        &run_s,
-        "--epochs",
-        "1",
-        "--embed",
-        "16",
-        "--hidden",
-        "16",
-        "--batch",
-        "8",
-        "--seq-len",
-        "10",
-        "--device",
-        "cpu",
-        "--json",
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let run_s = train_tiny(dir.path(), &corpus, "run", &[]);
     let out = quill(&[
         "generate",
         &run_s,

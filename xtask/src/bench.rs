@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use crate::env::{self, workspace, Env};
+use crate::env::{self, json_field, stdout_of, workspace, Env};
 
 /// The network and window both engines train: E=100, H=150, 35 tokens per window (V=8,000 is passed apart:
 /// `quill train` takes the most frequent 8,000 tokens, the peer draws ids below 8,000).
@@ -58,32 +58,16 @@ fn parse(args: &[String]) -> Result<Options> {
 }
 
 /// The `tokens_per_s` of the JSON object on the last line of `stdout` that has one.
-fn tokens_per_s(stdout: &[u8]) -> Result<f64> {
-    let text = String::from_utf8_lossy(stdout);
-    text.lines()
+fn tokens_per_s(stdout: &str) -> Result<f64> {
+    stdout
+        .lines()
         .rev()
-        .find_map(|l| {
-            let at = l.find("\"tokens_per_s\":")? + 15;
-            let rest = &l[at..];
-            let end = rest.find([',', '}']).unwrap_or(rest.len());
-            rest[..end].trim().parse().ok()
-        })
-        .with_context(|| format!("no tokens_per_s in the output:\n{text}"))
+        .find_map(|l| json_field(l, "tokens_per_s")?.parse().ok())
+        .with_context(|| format!("no tokens_per_s in the output:\n{stdout}"))
 }
 
 fn output(cmd: &mut Command) -> Result<f64> {
-    eprintln!("$ {cmd:?}");
-    let out = cmd
-        .output()
-        .with_context(|| format!("starting {:?}", cmd.get_program()))?;
-    if !out.status.success() {
-        bail!(
-            "{:?} failed: {}",
-            cmd.get_program(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    tokens_per_s(&out.stdout)
+    tokens_per_s(&stdout_of(cmd)?)
 }
 
 fn range(v: &[f64]) -> String {

@@ -9,27 +9,12 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use crate::env::{cargo, workspace, Env};
+use crate::env::{cargo, json_field, stdout_of as output, workspace, Env};
 
 const SAMPLERS: [&str; 3] = ["greedy", "top-k 40", "temperature 0.8"];
 
 /// Row key (cell, engine) → sampler → µs per token, one value per round.
 type Rows = BTreeMap<(String, String), BTreeMap<String, Vec<f64>>>;
-
-fn output(cmd: &mut Command) -> Result<String> {
-    eprintln!("$ {cmd:?}");
-    let out = cmd
-        .output()
-        .with_context(|| format!("starting {:?}", cmd.get_program()))?;
-    if !out.status.success() {
-        bail!(
-            "{:?} failed: {}",
-            cmd.get_program(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).to_string())
-}
 
 /// `lstm seed V=11548 E=100 H=150    int8 Avx512Vnni greedy    41.5 µs/token` → rows.
 fn parse_core(text: &str, rows: &mut Rows) {
@@ -48,16 +33,6 @@ fn parse_core(text: &str, rows: &mut Rows) {
             .entry(sampler)
             .or_default()
             .push(us);
-    }
-}
-
-/// The value of `"key":` in a flat JSON line (a string without escapes, or a number), as text.
-fn json_field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-    let at = line.find(&format!("\"{key}\":"))? + key.len() + 3;
-    let rest = line[at..].trim_start();
-    match rest.strip_prefix('"') {
-        Some(s) => s.split('"').next(),
-        None => rest.split([',', '}']).next().map(str::trim),
     }
 }
 

@@ -205,3 +205,29 @@ pub fn rustup_target(target: &str) -> Result<()> {
     run(Command::new("rustup").args(["target", "add", target]))
         .with_context(|| format!("install it with `rustup target add {target}`"))
 }
+
+/// Runs `cmd` (echoed on stderr), fails with its stderr if it fails, and returns its stdout.
+pub fn stdout_of(cmd: &mut Command) -> Result<String> {
+    eprintln!("$ {cmd:?}");
+    let out = cmd
+        .output()
+        .with_context(|| format!("starting {:?}", cmd.get_program()))?;
+    if !out.status.success() {
+        bail!(
+            "{:?} failed: {}",
+            cmd.get_program(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).to_string())
+}
+
+/// The value of `"key":` in a flat JSON line (a string without escapes, or a number), as text.
+pub fn json_field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let at = line.find(&format!("\"{key}\":"))? + key.len() + 3;
+    let rest = line[at..].trim_start();
+    match rest.strip_prefix('"') {
+        Some(s) => s.split('"').next(),
+        None => rest.split([',', '}']).next().map(str::trim),
+    }
+}

@@ -103,6 +103,7 @@ fn sentence_settings(profile: Profile, n: usize) -> quill_trainer::settings::Tra
         tie: false,
         forcing: Default::default(),
         schedule: quill_trainer::settings::default_schedule(),
+        professor: Default::default(),
     }
 }
 

@@ -49,6 +49,7 @@ fn settings(corpus: &std::path::Path, epochs: usize, context: Context) -> TrainS
         tie: false,
         forcing: Default::default(),
         schedule: quill_trainer::settings::default_schedule(),
+        professor: Default::default(),
     }
 }
 
@@ -119,6 +120,67 @@ fn scheduled_sampling_at_epsilon_one_is_teacher_forcing_and_resumes_exactly() {
     for ((name, x), (_, y)) in straight.iter().zip(&split) {
         assert!(x == y, "{name}: a resumed scheduled run differs");
     }
+}
+
+/// A short Professor Forcing run trains (the discriminator judges every batch), resumes exactly (the
+/// discriminator travels in the checkpoint) and exports a model quill-core loads, without the discriminator.
+#[test]
+fn professor_forcing_trains_resumes_exactly_and_exports() {
+    let _turn = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = write_corpus(dir.path(), 300, 1);
+    let with = |epochs| TrainSettings {
+        forcing: Forcing::Professor,
+        cell: Cell::Gru,
+        professor: quill_trainer::settings::ProfessorSettings {
+            len: 8,
+            width: 16,
+            ..Default::default()
+        },
+        ..settings(&corpus, epochs, Context::Stream)
+    };
+    let (straight, split) = (dir.path().join("straight"), dir.path().join("split"));
+    let outcome = train::run(with(3), &opts(&straight, false)).unwrap();
+    let last = outcome.history.last().unwrap();
+    let (acc, open) = last.professor.unwrap();
+    println!(
+        "professor: discriminator accuracy {acc:.3}, gate open {open:.2}; val loss {:?}",
+        outcome
+            .history
+            .iter()
+            .map(|m| m.val_loss)
+            .collect::<Vec<_>>()
+    );
+    assert!((0.0..=1.0).contains(&acc) && (0.0..=1.0).contains(&open));
+    assert!(outcome.history[2].val_loss < outcome.history[0].val_loss);
+    train::run(with(1), &opts(&split, false)).unwrap();
+    train::run(with(3), &opts(&split, true)).unwrap();
+    let ck =
+        |d: &std::path::Path| checkpoint::load(&d.join("last.ckpt"), tch::Device::Cpu).unwrap();
+    let (a, b) = (ck(&straight), ck(&split));
+    assert!(
+        !a.extra.is_empty(),
+        "the discriminator is in the checkpoint"
+    );
+    for ((name, x), (_, y)) in a.extra.iter().zip(&b.extra) {
+        assert!(x.equal(y), "discriminator {name}: a resumed run differs");
+    }
+    for ((name, x), (_, y)) in params(&straight.join("last.ckpt"))
+        .iter()
+        .zip(&params(&split.join("last.ckpt")))
+    {
+        assert!(x == y, "{name}: a resumed Professor Forcing run differs");
+    }
+    let (builder, _) = export::build(&a, DType::I8RowScaled).unwrap();
+    let bytes = builder.to_bytes().unwrap();
+    let model = Model::from_bytes(&bytes).unwrap();
+    // The generator alone (b_ih + b_hh fused but b_hn): nothing of the discriminator.
+    let h = a.net.cfg.hidden as usize;
+    assert_eq!(model.kind(), quill_core::ModelKind::Gru);
+    assert_eq!(
+        model.parameter_count() + 2 * h,
+        a.net.parameter_count() as usize
+    );
 }
 
 fn resume_is_exact(cell: Cell) {

@@ -45,6 +45,8 @@ pub struct Checkpoint {
     pub val_tokens: Vec<u32>,
     /// Sentence ends of the validation tokens.
     pub val_ends: Vec<bool>,
+    /// Training-only state beside the network (the Professor Forcing discriminator), by name.
+    pub extra: Vec<(String, Tensor)>,
 }
 
 /// The layout version this build writes and reads.
@@ -58,6 +60,7 @@ pub fn save(
     adam: &Adam,
     val_tokens: &[u32],
     val_ends: &[bool],
+    extra: &[(String, Tensor)],
 ) -> Result<()> {
     let json = serde_json::to_vec(meta)?;
     let params = net.named_parameters();
@@ -72,6 +75,9 @@ pub fn save(
     named.push(("val_tokens".into(), Tensor::from_slice(&val)));
     let ends: Vec<u8> = val_ends.iter().map(|&e| u8::from(e)).collect();
     named.push(("val_ends".into(), Tensor::from_slice(&ends)));
+    for (name, t) in extra {
+        named.push((format!("extra.{name}"), t.to_device(Device::Cpu)));
+    }
     atomic::write_with(path, |tmp| {
         Tensor::save_multi(&named, tmp)
             .with_context(|| format!("writing checkpoint {}", tmp.display()))
@@ -156,12 +162,17 @@ pub fn load(path: &Path, device: Device) -> Result<Checkpoint> {
     adam.step = get("adam_step").map_or(0, |t| t.int64_value(&[0]));
     let val_tokens = get("val_tokens").map_or(Ok(Vec::new()), |t| Vec::<i32>::try_from(&t))?;
     let val_ends = get("val_ends").map_or(Ok(Vec::new()), |t| Vec::<u8>::try_from(&t))?;
+    let extra = named
+        .iter()
+        .filter_map(|(n, t)| Some((n.strip_prefix("extra.")?.to_string(), t.shallow_clone())))
+        .collect();
     Ok(Checkpoint {
         meta,
         net,
         adam,
         val_tokens: val_tokens.into_iter().map(|t| t as u32).collect(),
         val_ends: val_ends.into_iter().map(|e| e != 0).collect(),
+        extra,
     })
 }
 

@@ -30,6 +30,9 @@ pub enum Forcing {
     Teacher,
     /// Inputs are the model's own samples with probability 1 − ε, ε decaying over training (`--ss-decay`).
     Scheduled,
+    /// Professor Forcing (Lamb et al. 2016): teacher forcing plus a discriminator that makes free-running
+    /// behaviour look teacher-forced (`crate::professor`).
+    Professor,
 }
 
 /// How ε falls with the training step `i` (counted over all epochs), `k` being `--ss-k`.

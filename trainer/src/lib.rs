@@ -26,6 +26,7 @@ pub mod generate;
 pub mod net;
 pub mod perplexity;
 pub mod plot;
+pub mod professor;
 pub mod settings;
 pub mod source;
 pub mod train;

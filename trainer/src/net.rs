@@ -165,6 +165,18 @@ impl Net {
 
     /// Logits (B, T, V) for token ids `xs` (B, T) from `state`; also the final state.
     pub fn forward(&self, xs: &Tensor, state: &State, train: bool) -> (Tensor, State) {
+        let (logits, _, state) = self.forward_with_hidden(xs, state, train);
+        (logits, state)
+    }
+
+    /// [`forward`](Self::forward), also returning the recurrent outputs (B, T, H) the logits are made from
+    /// (Professor Forcing's behaviour).
+    pub fn forward_with_hidden(
+        &self,
+        xs: &Tensor,
+        state: &State,
+        train: bool,
+    ) -> (Tensor, Tensor, State) {
         let x = Tensor::embedding(&self.emb, xs, -1, false, false).dropout(self.cfg.dropout, train);
         let (out, state) = match (&self.rnn, state) {
             (Rnn::Lstm(l), State::Lstm(s)) => {
@@ -180,13 +192,14 @@ impl Net {
                     false,
                     "unreachable: states come from this net's zero_state or forward"
                 );
-                return self.forward(xs, &self.zero_state(xs.size()[0]), train);
+                return self.forward_with_hidden(xs, &self.zero_state(xs.size()[0]), train);
             }
         };
         let out = out.dropout(self.cfg.dropout, train);
         let w = self.dense.as_ref().unwrap_or(&self.emb);
         // One fused addmm, as torch.nn.Linear.
-        (out.linear(w, Some(&self.dense_bias)), state)
+        let logits = out.linear(w, Some(&self.dense_bias));
+        (logits, out, state)
     }
 
     /// Logits (V) after feeding one `token` from `state`, and the next state: the step-by-step view that

@@ -166,6 +166,7 @@ mod tests {
                 .map(|k| (7.0 - e as f64 - k as f64 / 100.0) as f32)
                 .collect(),
             scheduled: None,
+            professor: None,
         }
     }
 

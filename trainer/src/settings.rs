@@ -65,6 +65,33 @@ pub struct TrainSettings {
     /// Scheduled sampling's ε schedule (used with `forcing = scheduled`).
     #[serde(default = "default_schedule")]
     pub schedule: crate::forcing::Schedule,
+    /// Professor Forcing's settings (used with `forcing = professor`).
+    #[serde(default)]
+    pub professor: ProfessorSettings,
+}
+
+/// `--pf-*`: Professor Forcing.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ProfessorSettings {
+    /// Free-running steps per window (0 = the window length).
+    pub len: usize,
+    /// Weight of the adversarial term in the generator's loss.
+    pub weight: f64,
+    /// Also train teacher-forced behaviour to look free-running (the paper's optional second term).
+    pub converse: bool,
+    /// The discriminator's hidden width.
+    pub width: i64,
+}
+
+impl Default for ProfessorSettings {
+    fn default() -> Self {
+        Self {
+            len: 0,
+            weight: 1.0,
+            converse: false,
+            width: 64,
+        }
+    }
 }
 
 /// The schedule of settings stored before scheduled sampling existed (and `quill train`'s defaults).
@@ -128,6 +155,18 @@ impl TrainSettings {
                 self.schedule.k
             );
         }
+        if !(self.professor.weight >= 0.0 && self.professor.weight.is_finite()) {
+            bail!(
+                "--pf-weight must be 0 or positive, got {}",
+                self.professor.weight
+            );
+        }
+        if self.professor.width < 1 || self.professor.width > 4096 {
+            bail!(
+                "--pf-width must be in 1..=4096, got {}",
+                self.professor.width
+            );
+        }
         if !(0.0..=1.0).contains(&self.schedule.min) {
             bail!("--ss-min must be in [0, 1], got {}", self.schedule.min);
         }
@@ -168,6 +207,10 @@ pub struct EpochMetrics {
     /// Scheduled sampling: ε at the epoch's last step and the fraction of inputs the model fed itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled: Option<(f64, f64)>,
+    /// Professor Forcing: the discriminator's mean accuracy and the share of steps its gradient reached the
+    /// generator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub professor: Option<(f64, f64)>,
     /// Training loss through the epoch: the mean over each of up to [`CURVE_POINTS`] equal runs of steps, in
     /// order (what the loss plot draws per step, smoothed).
     #[serde(default)]

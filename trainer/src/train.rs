@@ -21,6 +21,7 @@ use crate::forcing::{mixed_inputs, replaced, Forcing};
 use crate::net::{correct as correct_of, detach, loss as loss_of, Net, NetConfig, State};
 use crate::perplexity::evaluate;
 use crate::plot;
+use crate::professor::{free_run, Professor};
 use crate::settings::{self, EpochMetrics, TrainSettings, CURVE_POINTS};
 use crate::vocab::Encoded;
 
@@ -49,10 +50,23 @@ pub struct Outcome {
 /// A run in memory: what the checkpoint holds plus the data.
 struct Run {
     meta: Meta,
+    /// The Professor Forcing discriminator (training-only), with `--forcing professor`.
+    professor: Option<Professor>,
     net: Net,
     adam: Adam,
     train: Encoded,
     val: Encoded,
+}
+
+/// The discriminator for `settings` over `vocab` tokens (libtorch's RNG initializes it, right after the network).
+fn professor_for(settings: &TrainSettings, vocab: usize, device: Device) -> Professor {
+    Professor::new(
+        vocab as i64,
+        settings.hidden,
+        settings.professor.width,
+        settings.lr,
+        device,
+    )
 }
 
 /// A fresh run from `settings`, or the run in `out/last.ckpt` (`--epochs` raised to `settings.epochs`).
@@ -65,6 +79,19 @@ fn start(settings: &TrainSettings, opts: &RunOptions, device: Device) -> Result<
         s.epochs = settings.epochs.max(s.epochs);
         let (_, enc) = dataset::prepare(&s, Some(ck.meta.vocab.clone()))?;
         let (train, val) = data::split(&enc, s.val_split);
+        let professor = match s.forcing {
+            Forcing::Professor => {
+                let mut p = professor_for(&s, ck.meta.vocab.len(), device);
+                p.load_named(&ck.extra).with_context(|| {
+                    format!(
+                        "{} lacks the Professor Forcing discriminator this run trains with",
+                        last.display()
+                    )
+                })?;
+                Some(p)
+            }
+            _ => None,
+        };
         let meta = Meta {
             settings: s,
             interrupted: false,
@@ -74,6 +101,7 @@ fn start(settings: &TrainSettings, opts: &RunOptions, device: Device) -> Result<
             meta,
             net: ck.net,
             adam: ck.adam,
+            professor,
             train,
             val,
         });
@@ -84,6 +112,8 @@ fn start(settings: &TrainSettings, opts: &RunOptions, device: Device) -> Result<
     let cfg = NetConfig::from_settings(settings, vocab.len());
     let net = Net::new(cfg, device);
     let adam = Adam::new(&net.named_parameters(), settings.lr);
+    let professor = (settings.forcing == Forcing::Professor)
+        .then(|| professor_for(settings, vocab.len(), device));
     let meta = Meta {
         version: checkpoint::VERSION,
         net: cfg,
@@ -98,6 +128,7 @@ fn start(settings: &TrainSettings, opts: &RunOptions, device: Device) -> Result<
         meta,
         net,
         adam,
+        professor,
         train,
         val,
     })
@@ -110,6 +141,7 @@ pub fn run(settings: TrainSettings, opts: &RunOptions) -> Result<Outcome> {
         mut meta,
         net,
         mut adam,
+        mut professor,
         train,
         val,
     } = start(&settings, opts, device)?;
@@ -163,6 +195,7 @@ pub fn run(settings: TrainSettings, opts: &RunOptions) -> Result<Outcome> {
         let trained = match train_epoch(
             &net,
             &mut adam,
+            professor.as_mut(),
             &batches,
             &s,
             first_step,
@@ -173,7 +206,15 @@ pub fn run(settings: TrainSettings, opts: &RunOptions) -> Result<Outcome> {
             Err(Stop::Interrupted) => {
                 bar.abandon();
                 meta.interrupted = true;
-                checkpoint::save(&last_path, &meta, &net, &adam, val_tokens, val_ends)?;
+                checkpoint::save(
+                    &last_path,
+                    &meta,
+                    &net,
+                    &adam,
+                    val_tokens,
+                    val_ends,
+                    &extra(&professor),
+                )?;
                 bail!(
                     "interrupted during epoch {epoch}; weights saved to {} (completed epochs: {}). \
                      `quill train --resume --out {}` continues from the last completed epoch's optimizer state",
@@ -205,6 +246,7 @@ pub fn run(settings: TrainSettings, opts: &RunOptions) -> Result<Outcome> {
             seconds: started.elapsed().as_secs_f64(),
             train_curve: trained.curve,
             scheduled: trained.scheduled,
+            professor: trained.professor,
         };
         writeln!(metrics_file, "{}", serde_json::to_string(&m)?)?;
         if opts.json {
@@ -212,6 +254,12 @@ pub fn run(settings: TrainSettings, opts: &RunOptions) -> Result<Outcome> {
         } else {
             let own = m.scheduled.map_or(String::new(), |(eps, fed)| {
                 format!(" | ε {eps:.3}, {:.1}% own inputs", 100.0 * fed)
+            }) + &m.professor.map_or(String::new(), |(acc, open)| {
+                format!(
+                    " | discriminator accuracy {:.1}%, gate open {:.0}% of steps",
+                    100.0 * acc,
+                    100.0 * open
+                )
             });
             eprintln!(
                 "epoch {:>3}/{}: train loss {:.4} acc {:.3} | val loss {:.4} acc {:.3} ppl {:.1} | {:.0} tokens/s, {:.1}s{own}",
@@ -224,9 +272,25 @@ pub fn run(settings: TrainSettings, opts: &RunOptions) -> Result<Outcome> {
         if improved {
             meta.best_val = Some((val_loss, epoch));
         }
-        checkpoint::save(&last_path, &meta, &net, &adam, val_tokens, val_ends)?;
+        checkpoint::save(
+            &last_path,
+            &meta,
+            &net,
+            &adam,
+            val_tokens,
+            val_ends,
+            &extra(&professor),
+        )?;
         if improved {
-            checkpoint::save(&best_path, &meta, &net, &adam, val_tokens, val_ends)?;
+            checkpoint::save(
+                &best_path,
+                &meta,
+                &net,
+                &adam,
+                val_tokens,
+                val_ends,
+                &extra(&professor),
+            )?;
         }
         plot::loss_curve(&opts.out.join("loss.png"), &meta.history)?;
         if let Some((_, best_epoch)) = meta.best_val {
@@ -244,6 +308,13 @@ pub fn run(settings: TrainSettings, opts: &RunOptions) -> Result<Outcome> {
     })
 }
 
+/// What a checkpoint carries beside the network: the discriminator's state, if this run has one.
+fn extra(professor: &Option<Professor>) -> Vec<(String, Tensor)> {
+    professor
+        .as_ref()
+        .map_or_else(Vec::new, Professor::to_named)
+}
+
 /// Why an epoch stopped early.
 enum Stop {
     /// Ctrl-C.
@@ -259,15 +330,18 @@ struct Trained {
     targets: i64,
     curve: Vec<f32>,
     scheduled: Option<(f64, f64)>,
+    professor: Option<(f64, f64)>,
 }
 
 /// One pass over `batches`: forward, loss, backward, clip, Adam. The loss adds up on the device and is read once
 /// per run of `steps / CURVE_POINTS` steps, which makes the curve, feeds the progress line and checks for NaN;
 /// the training accuracy is counted on the last batch of each such run (an argmax over every batch's logits
 /// would cost a few percent of the step).
+#[allow(clippy::too_many_arguments)] // reason: one epoch's inputs, each used once; a struct would only rename them
 fn train_epoch(
     net: &Net,
     adam: &mut Adam,
+    mut professor: Option<&mut Professor>,
     batches: &[Batch],
     s: &TrainSettings,
     first_step: u64,
@@ -284,6 +358,7 @@ fn train_epoch(
     let mut state: Option<State> = None;
     let curve_point = |i: usize| (i + 1).is_multiple_of(chunk) || i + 1 == batches.len();
     let (mut own_fed, mut own_points, mut last_eps) = (0.0, 0usize, 1.0);
+    let (mut judged_acc, mut judged_in, mut judged) = (0.0, 0usize, 0usize);
     for (i, b) in batches.iter().enumerate() {
         if interrupt.load(Ordering::SeqCst) {
             return Err(Stop::Interrupted);
@@ -293,7 +368,7 @@ fn train_epoch(
             _ => net.zero_state(b.xs.size()[0]),
         };
         let xs = match s.forcing {
-            Forcing::Teacher => b.xs.shallow_clone(),
+            Forcing::Teacher | Forcing::Professor => b.xs.shallow_clone(),
             Forcing::Scheduled => {
                 let eps = s.schedule.epsilon(first_step + i as u64);
                 let xs = mixed_inputs(net, &b.xs, &st, eps);
@@ -305,14 +380,40 @@ fn train_epoch(
                 xs
             }
         };
-        let (logits, next) = net.forward(&xs, &st, true);
-        let loss = loss_of(&logits, &b.ys);
+        let (logits, out, next) = net.forward_with_hidden(&xs, &st, true);
+        let mut loss = loss_of(&logits, &b.ys);
+        if let Some(prof) = professor.as_deref_mut() {
+            let t = xs.size()[1];
+            let len = match s.professor.len {
+                0 => t,
+                n => (n as i64).min(t),
+            };
+            let (fr_h, fr_d) = free_run(net, &xs.narrow(1, 0, 1), &st, len);
+            let tf_d = logits.narrow(1, 0, len).softmax(-1, Kind::Float);
+            let (term, j) = prof.judge(
+                (&out.narrow(1, 0, len), &tf_d),
+                (&fr_h, &fr_d),
+                s.professor.converse,
+                s.clip,
+            );
+            #[allow(clippy::assign_op_pattern)]
+            // reason: `+=` on a tch Tensor is in place; a new node keeps autograd plain
+            {
+                loss = loss + term * s.professor.weight;
+            }
+            judged_acc += j.accuracy;
+            judged_in += usize::from(j.gated_in);
+            judged += 1;
+        }
         let curve_point = curve_point(i);
         if curve_point {
             correct += correct_of(&logits, &b.ys);
             sampled += b.targets;
         }
         loss.backward();
+        if let Some(prof) = professor.as_deref() {
+            prof.clear();
+        }
         Adam::clip_grad_norm(&params, s.clip);
         adam.step(&params);
         run_loss += loss.detach().to_kind(Kind::Double) * b.targets as f64;
@@ -339,6 +440,8 @@ fn train_epoch(
         curve,
         scheduled: (s.forcing == Forcing::Scheduled)
             .then(|| (last_eps, own_fed / own_points.max(1) as f64)),
+        professor: (judged > 0)
+            .then(|| (judged_acc / judged as f64, judged_in as f64 / judged as f64)),
     })
 }
 

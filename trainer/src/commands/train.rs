@@ -94,8 +94,9 @@ pub struct TrainArgs {
     /// Tie the dense weights to the embedding (needs --embed = --hidden; halves the big matrices).
     #[arg(long)]
     pub tie: bool,
-    /// What the network reads while training: `teacher` (the ground truth) or `scheduled` (scheduled sampling:
-    /// its own sampled predictions with probability 1 − ε, ε decaying by --ss-decay).
+    /// What the network reads while training: `teacher` (the ground truth), `scheduled` (scheduled sampling: its
+    /// own sampled predictions with probability 1 − ε, ε decaying by --ss-decay) or `professor` (Professor
+    /// Forcing: a discriminator, training-only, makes free-running behaviour look teacher-forced; --pf-*).
     #[arg(long, value_enum, default_value_t = Forcing::Teacher)]
     pub forcing: Forcing,
     /// Scheduled sampling's ε over training step i: `inverse-sigmoid` k/(k + exp(i/k)), `linear` 1 − i/k,
@@ -108,6 +109,18 @@ pub struct TrainArgs {
     /// The floor of ε (1 = teacher forcing throughout).
     #[arg(long, default_value_t = 0.0)]
     pub ss_min: f64,
+    /// Professor Forcing: free-running steps per window (0, or more than --seq-len: the window length).
+    #[arg(long, default_value_t = 0)]
+    pub pf_len: usize,
+    /// Professor Forcing: weight of the adversarial term in the generator's loss.
+    #[arg(long, default_value_t = 1.0)]
+    pub pf_weight: f64,
+    /// Professor Forcing: also train teacher-forced behaviour to look free-running.
+    #[arg(long)]
+    pub pf_converse: bool,
+    /// Professor Forcing: the discriminator's hidden width.
+    #[arg(long, default_value_t = 64)]
+    pub pf_width: i64,
     /// Epochs (with --resume: the new total).
     #[arg(long, default_value_t = 10)]
     pub epochs: usize,
@@ -172,6 +185,12 @@ impl TrainArgs {
                 decay: self.ss_decay,
                 k: self.ss_k,
                 min: self.ss_min,
+            },
+            professor: crate::settings::ProfessorSettings {
+                len: self.pf_len,
+                weight: self.pf_weight,
+                converse: self.pf_converse,
+                width: self.pf_width,
             },
         }
     }

@@ -59,7 +59,7 @@ impl<'a> F32s<'a> {
     }
 }
 
-/// A row-major matrix: int8 with per-row scales, int4 with per-group scales, or plain f32.
+/// A row-major matrix: int8 with per-row scales, int4 with per-row scales and per-group multipliers, or plain f32.
 #[derive(Clone, Copy, Debug)]
 pub struct Tensor<'a> {
     /// Number of rows.
@@ -211,7 +211,7 @@ impl<'a> Tensor<'a> {
 
     /// The nibbles of row `r` of an int4 tensor: `groups` runs of 16 bytes (empty for other dtypes).
     #[inline(always)]
-    pub(crate) fn row_i4(&self, r: usize) -> &'a [u8] {
+    pub(crate) fn nibbles(&self, r: usize) -> &'a [u8] {
         let n = 16 * self.groups();
         let at = self.rows * self.groups() + r * n;
         self.data.get(at..at + n).unwrap_or(&[])
@@ -228,7 +228,7 @@ impl<'a> Tensor<'a> {
             DType::F32 => F32s(self.data).get(i),
             DType::I4GroupScaled => {
                 let (g, k) = (c / INT4_GROUP, c % INT4_GROUP);
-                let group = self.row_i4(r).get(16 * g..16 * g + 16).unwrap_or(&[]);
+                let group = self.nibbles(r).get(16 * g..16 * g + 16).unwrap_or(&[]);
                 let m = self.multipliers(r).get(g).copied().unwrap_or(0);
                 f32::from(i16::from(nibble(group, k)) * i16::from(m)) * self.scales.get(r)
             }

@@ -300,13 +300,13 @@ pub(super) fn matvec4_block<const D: usize>(
     let groups = t.groups();
     if 32 * groups > D || groups > MAX_GROUPS {
         for (i, o) in out.iter_mut().enumerate() {
-            *o = super::row_i4(t, first + i, x);
+            *o = super::dot_row_i4(t, first + i, x);
         }
         return;
     }
     let pairs = x.perm.0.as_ptr().cast::<u32>();
     for (i, o) in out.iter_mut().enumerate() {
-        let (row, mults) = (t.row_i4(first + i), t.multipliers(first + i));
+        let (row, mults) = (t.nibbles(first + i), t.multipliers(first + i));
         if groups == 0 || row.len() < 16 * groups || mults.len() < groups {
             debug_assert!(false, "unreachable: rows were checked at load");
             return;

@@ -314,8 +314,8 @@ pub fn dot_i4(group: &[u8], x: &[i8]) -> i32 {
 /// Row `r` of an int4 product, the reference: `Σ_g m[r][g] · dot_i4(group g, x)`, exact (every kernel gives
 /// these sums).
 #[inline(always)]
-pub(crate) fn row_i4<const D: usize>(t: &Tensor<'_>, r: usize, x: &QVec<D>) -> i32 {
-    let groups = t.row_i4(r).chunks_exact(16).zip(t.multipliers(r));
+pub(crate) fn dot_row_i4<const D: usize>(t: &Tensor<'_>, r: usize, x: &QVec<D>) -> i32 {
+    let groups = t.nibbles(r).chunks_exact(16).zip(t.multipliers(r));
     groups
         .enumerate()
         .map(|(j, (group, &m))| {
@@ -366,7 +366,7 @@ pub fn matvec_i4<const D: usize>(
             Kernel::ArmDsp => arm::matvec4_block(t, first, x, &offsets, out),
             _ => {
                 for (i, o) in out.iter_mut().enumerate() {
-                    *o = row_i4(t, first + i, x);
+                    *o = dot_row_i4(t, first + i, x);
                 }
             }
         }

@@ -9,7 +9,7 @@
 
 use core::arch::x86_64::*;
 
-use super::{row_i4, Kernel, QVec};
+use super::{dot_row_i4, Kernel, QVec};
 use crate::tensor::Tensor;
 
 /// How far ahead of the rows being summed the kernels ask for weights, in bytes. The hardware prefetcher alone
@@ -360,6 +360,35 @@ unsafe fn pass4(t: &Tensor<'_>, first: usize, r: usize, x: *const i8) -> Pass4 {
     }
 }
 
+/// The int4 row loop both kernels share: `pass` sums four rows into one accumulator each (added up across
+/// lanes by [`hsum4`]), the last `out.len() % 4` rows run the scalar reference.
+///
+/// # Safety
+/// As for the kernels; `pass` only reads what [`pass4`] points at.
+#[inline(always)]
+unsafe fn rows4<const D: usize>(
+    t: &Tensor<'_>,
+    first: usize,
+    x: &QVec<D>,
+    out: &mut [i32],
+    pass: impl Fn(&Pass4) -> [__m256i; 4],
+) {
+    let rows = out.len();
+    let o = out.as_mut_ptr();
+    let mut r = 0;
+    while r + 4 <= rows {
+        let s = pass4(t, first, r, x.q.as_ptr());
+        prefetch(s.p[0], 4 * 16 * t.groups());
+        // r + 4 <= rows = out.len()
+        _mm_storeu_si128(o.add(r).cast(), hsum4(pass(&s)));
+        r += 4;
+    }
+    while r < rows {
+        *o.add(r) = dot_row_i4(t, first + r, x);
+        r += 1;
+    }
+}
+
 /// `out[i]` = int4 row `first + i` of `t` · `x` (see `matvec_i4`), four rows per pass with AVX2: [`pair_step`]
 /// over the groups, [`single_step`] for an odd last one, one horizontal sum per row at the end, as for int8: the
 /// integer sums, and so the text, are the scalar reference's.
@@ -370,27 +399,16 @@ unsafe fn pass4(t: &Tensor<'_>, first: usize, r: usize, x: *const i8) -> Pass4 {
 #[target_feature(enable = "avx2")]
 unsafe fn matvec4_avx2<const D: usize>(t: &Tensor<'_>, first: usize, x: &QVec<D>, out: &mut [i32]) {
     let groups = t.groups();
-    let rows = out.len();
-    let o = out.as_mut_ptr();
-    let mut r = 0;
-    while r + 4 <= rows {
-        let s = pass4(t, first, r, x.q.as_ptr());
-        prefetch(s.p[0], 4 * 16 * groups);
+    rows4(t, first, x, out, |s| {
         let mut acc = [_mm256_setzero_si256(); 4];
         for j in 0..groups / 2 {
-            pair_step(&s, j, &mut acc);
+            pair_step(s, j, &mut acc);
         }
         if groups % 2 == 1 {
-            single_step(&s, groups - 1, &mut acc);
+            single_step(s, groups - 1, &mut acc);
         }
-        // r + 4 <= rows = out.len()
-        _mm_storeu_si128(o.add(r).cast(), hsum4(acc));
-        r += 4;
-    }
-    while r < rows {
-        *o.add(r) = row_i4(t, first + r, x);
-        r += 1;
-    }
+        acc
+    })
 }
 
 /// As [`matvec4_avx2`] with AVX-512: [`quad_step`] over groups of four, then at most one [`pair_step`] and one
@@ -406,34 +424,23 @@ unsafe fn matvec4_avx512<const D: usize>(
     out: &mut [i32],
 ) {
     let groups = t.groups();
-    let rows = out.len();
-    let o = out.as_mut_ptr();
-    let mut r = 0;
-    while r + 4 <= rows {
-        let s = pass4(t, first, r, x.q.as_ptr());
-        prefetch(s.p[0], 4 * 16 * groups);
+    rows4(t, first, x, out, |s| {
         let mut wide = [_mm512_setzero_si512(); 4];
         for c in 0..groups / 4 {
-            quad_step(&s, c, &mut wide);
+            quad_step(s, c, &mut wide);
         }
         let mut acc = wide.map(|w| {
             _mm256_add_epi32(_mm512_castsi512_si256(w), _mm512_extracti64x4_epi64::<1>(w))
         });
         let done = 4 * (groups / 4);
         if groups - done >= 2 {
-            pair_step(&s, done / 2, &mut acc);
+            pair_step(s, done / 2, &mut acc);
         }
         if groups % 2 == 1 {
-            single_step(&s, groups - 1, &mut acc);
+            single_step(s, groups - 1, &mut acc);
         }
-        // r + 4 <= rows = out.len()
-        _mm_storeu_si128(o.add(r).cast(), hsum4(acc));
-        r += 4;
-    }
-    while r < rows {
-        *o.add(r) = row_i4(t, first + r, x);
-        r += 1;
-    }
+        acc
+    })
 }
 
 /// Dispatches the int4 product: the AVX-512 kernel under AVX-512 VNNI, else AVX2 (AVX-VNNI adds nothing here: the

@@ -62,6 +62,70 @@ pub fn tokens_before_loop<T: Eq>(tokens: &[T]) -> Option<usize> {
         .min()
 }
 
+/// The measures of one generated text (its token ids, prompt excluded), as `quill generate --stats` prints them.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TextStats {
+    /// Distinct bigrams / bigrams.
+    pub distinct2: f64,
+    /// Distinct trigrams / trigrams.
+    pub distinct3: f64,
+    /// Share of 4-grams seen earlier in the text.
+    pub repeated4: f64,
+    /// Tokens before the text falls into a loop (`None`: it does not).
+    pub loop_after: Option<usize>,
+}
+
+impl TextStats {
+    /// The measures of `ids`.
+    pub fn of<T: Hash + Eq>(ids: &[T]) -> Self {
+        Self {
+            distinct2: distinct_n(ids, 2),
+            distinct3: distinct_n(ids, 3),
+            repeated4: repeated_ngrams(ids, 4),
+            loop_after: tokens_before_loop(ids),
+        }
+    }
+
+    /// One line: `distinct-2 0.495, distinct-3 0.643, repeated 4-grams 0.278, no loop in 100 tokens`.
+    pub fn describe(&self, tokens: usize) -> String {
+        let lp = self
+            .loop_after
+            .map_or(format!("no loop in {tokens} tokens"), |n| {
+                format!("loops after {n} tokens")
+            });
+        format!(
+            "distinct-2 {:.3}, distinct-3 {:.3}, repeated 4-grams {:.3}, {lp}",
+            self.distinct2, self.distinct3, self.repeated4
+        )
+    }
+
+    /// The mean over `all` texts of `tokens` tokens each, how many loop and after how many tokens on average;
+    /// `None` for fewer than two texts.
+    pub fn summary(all: &[Self], tokens: usize) -> Option<String> {
+        if all.len() < 2 {
+            return None;
+        }
+        let n = all.len() as f64;
+        let mean = |f: fn(&Self) -> f64| all.iter().map(f).sum::<f64>() / n;
+        let loops: Vec<usize> = all.iter().filter_map(|s| s.loop_after).collect();
+        let before = match loops.len() {
+            0 => String::new(),
+            k => format!(
+                ", after {:.1} tokens on average",
+                loops.iter().sum::<usize>() as f64 / k as f64
+            ),
+        };
+        Some(format!(
+            "stats over {} texts of {tokens} tokens: distinct-2 {:.3}, distinct-3 {:.3}, repeated 4-grams {:.3}, {} loop{before}",
+            all.len(),
+            mean(|s| s.distinct2),
+            mean(|s| s.distinct3),
+            mean(|s| s.repeated4),
+            loops.len()
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ use quill_core::{Generator, Model, SamplerConfig, Unknown};
 
 use crate::checkpoint::Checkpoint;
 use crate::dataset::clean;
+use crate::freerun::TextStats;
 
 /// What to generate.
 #[derive(Clone, Debug)]
@@ -26,78 +27,30 @@ pub struct GenerateOptions {
     pub seed: u64,
     /// Let the sampler choose `<unk>` (by default it never does).
     pub allow_unk: bool,
-    /// Print free-running measures of each text on `err` ([`crate::freerun`]).
+    /// Print free-running measures of each text on `err` ([`TextStats`]).
     pub stats: bool,
 }
 
-/// Free-running measures of one generated text (its token ids, prompt excluded).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct TextStats {
-    /// Distinct bigrams / bigrams.
-    pub distinct2: f64,
-    /// Distinct trigrams / trigrams.
-    pub distinct3: f64,
-    /// Share of 4-grams seen earlier in the text.
-    pub repeated4: f64,
-    /// Tokens before the text falls into a loop (`None`: it does not).
-    pub loop_after: Option<usize>,
-}
-
-impl TextStats {
-    /// The measures of `ids`.
-    pub fn of(ids: &[u32]) -> Self {
-        use crate::freerun::{distinct_n, repeated_ngrams, tokens_before_loop};
-        Self {
-            distinct2: distinct_n(ids, 2),
-            distinct3: distinct_n(ids, 3),
-            repeated4: repeated_ngrams(ids, 4),
-            loop_after: tokens_before_loop(ids),
-        }
-    }
-}
-
-fn report_stats(err: &mut dyn Write, all: &[TextStats], words: usize) -> Result<()> {
-    let line = |s: &TextStats| {
-        let lp = s
-            .loop_after
-            .map_or(format!("no loop in {words} tokens"), |n| {
-                format!("loops after {n} tokens")
-            });
-        format!(
-            "distinct-2 {:.3}, distinct-3 {:.3}, repeated 4-grams {:.3}, {lp}",
-            s.distinct2, s.distinct3, s.repeated4
-        )
-    };
-    if let Some(last) = all.last() {
-        writeln!(err, "stats: {}", line(last))?;
+/// Measures `ids` (one generated text) into `all` and prints its line on `err`, when asked for.
+fn note_stats(
+    opts: &GenerateOptions,
+    err: &mut dyn Write,
+    all: &mut Vec<TextStats>,
+    ids: &[u32],
+) -> Result<()> {
+    if opts.stats {
+        let s = TextStats::of(ids);
+        writeln!(err, "stats: {}", s.describe(opts.words))?;
+        all.push(s);
     }
     Ok(())
 }
 
+/// The mean over several texts, when there are several.
 fn report_mean(err: &mut dyn Write, all: &[TextStats], words: usize) -> Result<()> {
-    if all.len() < 2 {
-        return Ok(());
+    if let Some(line) = TextStats::summary(all, words) {
+        writeln!(err, "{line}")?;
     }
-    let n = all.len() as f64;
-    let mean = |f: fn(&TextStats) -> f64| all.iter().map(f).sum::<f64>() / n;
-    let loops: Vec<usize> = all.iter().filter_map(|s| s.loop_after).collect();
-    let before = if loops.is_empty() {
-        String::new()
-    } else {
-        format!(
-            ", after {:.1} tokens on average",
-            loops.iter().sum::<usize>() as f64 / loops.len() as f64
-        )
-    };
-    writeln!(
-        err,
-        "stats over {} texts of {words} tokens: distinct-2 {:.3}, distinct-3 {:.3}, repeated 4-grams {:.3}, {} loop{before}",
-        all.len(),
-        mean(|s| s.distinct2),
-        mean(|s| s.distinct3),
-        mean(|s| s.repeated4),
-        loops.len()
-    )?;
     Ok(())
 }
 
@@ -142,10 +95,7 @@ pub fn with_core(
             out.flush()?;
         }
         writeln!(out)?;
-        if opts.stats {
-            stats.push(TextStats::of(&ids));
-            report_stats(err, &stats, opts.words)?;
-        }
+        note_stats(opts, err, &mut stats, &ids)?;
     }
     report_mean(err, &stats, opts.words)
 }
@@ -210,10 +160,7 @@ pub fn with_checkpoint(
             penalty.record(id, window);
         }
         writeln!(out)?;
-        if opts.stats {
-            stats.push(TextStats::of(&generated));
-            report_stats(err, &stats, opts.words)?;
-        }
+        note_stats(opts, err, &mut stats, &generated)?;
     }
     report_mean(err, &stats, opts.words)
 }

@@ -381,7 +381,9 @@ fn train_epoch(
             }
         };
         let (logits, out, next) = net.forward_with_hidden(&xs, &st, true);
-        let mut loss = loss_of(&logits, &b.ys);
+        // The NLL is what the curve and the metrics report; Professor Forcing trains on it plus its term.
+        let nll = loss_of(&logits, &b.ys);
+        let mut loss = nll.shallow_clone();
         if let Some(prof) = professor.as_deref_mut() {
             let t = xs.size()[1];
             let len = match s.professor.len {
@@ -390,6 +392,8 @@ fn train_epoch(
             };
             let (fr_h, fr_d) = free_run(net, &xs.narrow(1, 0, 1), &st, len);
             let tf_d = logits.narrow(1, 0, len).softmax(-1, Kind::Float);
+            // The gate is data-dependent control flow: `judge` reads the discriminator's accuracy on the host,
+            // once per step (the only per-step read of this loop).
             let (term, j) = prof.judge(
                 (&out.narrow(1, 0, len), &tf_d),
                 (&fr_h, &fr_d),
@@ -416,7 +420,7 @@ fn train_epoch(
         }
         Adam::clip_grad_norm(&params, s.clip);
         adam.step(&params);
-        run_loss += loss.detach().to_kind(Kind::Double) * b.targets as f64;
+        run_loss += nll.detach().to_kind(Kind::Double) * b.targets as f64;
         run_targets += b.targets;
         state = Some(next);
         bar.inc(b.targets as u64);

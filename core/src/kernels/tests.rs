@@ -8,6 +8,25 @@ fn random_i8(rng: &mut Rng, n: usize) -> Vec<u8> {
         .collect()
 }
 
+/// The non-reference kernels this CPU has.
+fn simd_kernels() -> impl Iterator<Item = Kernel> {
+    [
+        Kernel::Avx2,
+        Kernel::AvxVnni,
+        Kernel::Avx512Vnni,
+        Kernel::ArmDsp,
+    ]
+    .into_iter()
+    .filter(|k| k.is_supported())
+}
+
+/// Every row's integer sum of `t · q` with kernel `k` (int8 or int4, by the tensor's dtype).
+fn sums<const D: usize>(k: Kernel, t: &Tensor<'_>, q: &QVec<D>) -> Vec<i32> {
+    let mut got = vec![0; t.rows];
+    matvec_int(k, t, q, |f, v| got[f..f + v.len()].copy_from_slice(v));
+    got
+}
+
 /// Every kernel this CPU has gives exactly the scalar sums, for widths around every chunk boundary.
 #[test]
 fn simd_kernels_match_scalar_exactly() {
@@ -29,10 +48,7 @@ fn simd_kernels_match_scalar_exactly() {
             let x: Vec<f32> = (0..cols).map(|_| rng.next_f32() * 2.0 - 1.0).collect();
             let mut q = QVec::<256>::default();
             q.quantize(&x);
-            let mut want = vec![0; rows];
-            matvec_i8(Kernel::Scalar, &t, &q, |f, v| {
-                want[f..f + v.len()].copy_from_slice(v)
-            });
+            let want = sums(Kernel::Scalar, &t, &q);
             for (r, w) in want.iter().enumerate() {
                 let row: Vec<i32> = data[r * cols..(r + 1) * cols]
                     .iter()
@@ -46,18 +62,8 @@ fn simd_kernels_match_scalar_exactly() {
                         .sum::<i32>()
                 );
             }
-            for k in [
-                Kernel::Avx2,
-                Kernel::AvxVnni,
-                Kernel::Avx512Vnni,
-                Kernel::ArmDsp,
-            ]
-            .into_iter()
-            .filter(|k| k.is_supported())
-            {
-                let mut got = vec![0; rows];
-                matvec_i8(k, &t, &q, |f, v| got[f..f + v.len()].copy_from_slice(v));
-                assert_eq!(got, want, "{k:?} rows={rows} cols={cols}");
+            for k in simd_kernels() {
+                assert_eq!(sums(k, &t, &q), want, "{k:?} rows={rows} cols={cols}");
             }
         }
     }
@@ -134,10 +140,7 @@ fn int4_kernels_match_scalar_exactly() {
             let x: Vec<f32> = (0..cols).map(|_| rng.next_f32() * 2.0 - 1.0).collect();
             let mut q = QVec::<1024>::default();
             q.quantize(&x);
-            let mut want = vec![0; rows];
-            matvec_i4(Kernel::Scalar, &t, &q, |f, v| {
-                want[f..f + v.len()].copy_from_slice(v)
-            });
+            let want = sums(Kernel::Scalar, &t, &q);
             // The reference against the dequantized definition: with scale 1, w = q · m exactly.
             for (r, w) in want.iter().enumerate() {
                 let dot: i32 = (0..cols)
@@ -145,18 +148,8 @@ fn int4_kernels_match_scalar_exactly() {
                     .sum();
                 assert_eq!(*w, dot, "reference row {r} cols={cols}");
             }
-            for k in [
-                Kernel::Avx2,
-                Kernel::AvxVnni,
-                Kernel::Avx512Vnni,
-                Kernel::ArmDsp,
-            ]
-            .into_iter()
-            .filter(|k| k.is_supported())
-            {
-                let mut got = vec![0; rows];
-                matvec_i4(k, &t, &q, |f, v| got[f..f + v.len()].copy_from_slice(v));
-                assert_eq!(got, want, "{k:?} rows={rows} cols={cols}");
+            for k in simd_kernels() {
+                assert_eq!(sums(k, &t, &q), want, "{k:?} rows={rows} cols={cols}");
             }
         }
     }

@@ -172,6 +172,35 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
         self.selector.banned()
     }
 
+    /// The sampler settings in use.
+    pub fn config(&self) -> &SamplerConfig {
+        self.selector.config()
+    }
+
+    /// Changes the sampler settings from the next token on, keeping the state, the RNG and the banned token (a
+    /// board's `:temp 0.8` between two prompts); settings this generator cannot run are refused and the old ones
+    /// kept.
+    ///
+    /// ```
+    /// use quill_core::{Error, Generator, Model, SamplerConfig};
+    /// let bytes = quill_core::testing::tiny_model_bytes();
+    /// let model = Model::from_bytes(&bytes)?;
+    /// let mut gen: Generator<64, 1, 8> = Generator::new(&model, SamplerConfig::GREEDY, 1)?;
+    /// let warm = SamplerConfig { temperature: 0.8, top_k: 4, ..SamplerConfig::GREEDY };
+    /// gen.set_config(warm)?;
+    /// assert_eq!(gen.config().top_k, 4);
+    /// // K = 8 candidates at most: top-k 40 is refused, top-k 4 stays.
+    /// let wide = SamplerConfig { top_k: 40, ..warm };
+    /// assert!(matches!(gen.set_config(wide), Err(Error::CapacityTooSmall { .. })));
+    /// assert_eq!(gen.config().top_k, 4);
+    /// # Ok::<(), quill_core::Error>(())
+    /// ```
+    pub fn set_config(&mut self, config: SamplerConfig) -> Result<(), Error> {
+        let banned = self.selector.banned();
+        self.selector = Selector::new(config)?.ban(banned);
+        Ok(())
+    }
+
     /// The integer kernel in use.
     pub fn kernel(&self) -> Kernel {
         self.kernel

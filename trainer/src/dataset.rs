@@ -47,15 +47,19 @@ pub fn first_sentences(profile: Profile, text: &str, n: usize) -> &str {
     &text[..cut]
 }
 
-/// Cleans raw corpus text, keeps `--max-sentences`, builds the vocabulary (unless given, as on `--resume`) and
-/// encodes, keeping `--max-tokens`.
-pub fn encode_text(
+/// Cleans raw corpus text and keeps `--max-sentences`: the text every level of a run tokenizes.
+pub fn cleaned_text(s: &TrainSettings, raw: &str) -> String {
+    let cleaned = clean(s.profile, raw);
+    first_sentences(s.profile, &cleaned, s.max_sentences).to_string()
+}
+
+/// Builds the vocabulary of cleaned `text` (unless given, as on `--resume`) and encodes it, keeping
+/// `--max-tokens`.
+pub fn encode_cleaned(
     s: &TrainSettings,
-    raw: &str,
+    text: &str,
     vocab: Option<Vocabulary>,
 ) -> Result<(Vocabulary, Encoded)> {
-    let cleaned = clean(s.profile, raw);
-    let text = first_sentences(s.profile, &cleaned, s.max_sentences);
     let vocab = match vocab {
         Some(v) => v,
         None => Vocabulary::build(text, s.level, s.profile, s.max_vocab, s.min_count)?,
@@ -66,6 +70,21 @@ pub fn encode_text(
         enc.sentence_end.truncate(s.max_tokens);
     }
     Ok((vocab, enc))
+}
+
+/// [`cleaned_text`], then [`encode_cleaned`].
+pub fn encode_text(
+    s: &TrainSettings,
+    raw: &str,
+    vocab: Option<Vocabulary>,
+) -> Result<(Vocabulary, Encoded)> {
+    encode_cleaned(s, &cleaned_text(s, raw), vocab)
+}
+
+/// Reads the corpus of `s` and cleans it ([`cleaned_text`]).
+pub fn read_cleaned(s: &TrainSettings) -> Result<String> {
+    let files = corpus::expand(&s.corpus)?;
+    Ok(cleaned_text(s, &corpus::read_all(&files, s.encoding)?))
 }
 
 /// Reads the corpus of `s` and encodes it ([`encode_text`]); refuses a corpus too small to train on.

@@ -63,7 +63,7 @@ pub fn tokens_before_loop<T: Eq>(tokens: &[T]) -> Option<usize> {
 }
 
 /// The measures of one generated text (its token ids, prompt excluded), as `quill generate --stats` prints them.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
 pub struct TextStats {
     /// Distinct bigrams / bigrams.
     pub distinct2: f64,

@@ -10,6 +10,8 @@
 //! * [`checkpoint`] — save, load, resolve a run folder; [`source`] — what a path on the command line names;
 //! * [`perplexity`] — loss through libtorch and through quill-core; [`export`] — checkpoint to model file;
 //! * [`plot`] — the loss curve; [`train`] — the training loop; [`generate`] — text through either engine;
+//! * [`forcing`], [`professor`] — scheduled sampling and Professor Forcing; [`freerun`] — measures of free text;
+//! * [`study`] — the forcing × cell × level study (`quill study`);
 //! * [`commands`] — one file per subcommand.
 
 pub mod adam;
@@ -29,5 +31,6 @@ pub mod plot;
 pub mod professor;
 pub mod settings;
 pub mod source;
+pub mod study;
 pub mod train;
 pub mod vocab;

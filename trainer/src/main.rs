@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 /// mimalloc for every allocation of the process (its `override` feature also replaces `malloc` for libtorch).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use quill_trainer::commands::{eval, export, generate, inspect, train};
+use quill_trainer::commands::{eval, export, generate, inspect, study, train};
 
 /// Train small LSTM or GRU text generators with libtorch and run them int8-quantized through quill-core.
 #[derive(Parser, Debug)]
@@ -25,6 +25,9 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Perplexity and accuracy of a model file or checkpoint on text files.
     Eval(eval::EvalArgs),
+    /// Compare teacher forcing, scheduled sampling and Professor Forcing for LSTM and GRU at char and word level
+    /// on long free-running text (tables, plots and samples in --out).
+    Study(study::StudyArgs),
     /// Show a model file's or checkpoint's header, dimensions and sizes.
     Inspect(inspect::InspectArgs),
 }
@@ -41,5 +44,6 @@ fn main() -> anyhow::Result<()> {
         Command::Generate(a) => generate::run(&a),
         Command::Eval(a) => eval::run(&a),
         Command::Inspect(a) => inspect::run(&a),
+        Command::Study(a) => study::run(&a),
     }
 }

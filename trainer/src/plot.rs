@@ -13,13 +13,14 @@ use crate::settings::EpochMetrics;
 
 const W: u32 = 960;
 const H: u32 = 540;
-const FONT: &str = "sans-serif";
+/// The one font family of every picture (the embedded Ubuntu Light).
+pub(crate) const FONT: &str = "sans-serif";
 const TRAIN: RGBColor = RGBColor(31, 119, 180);
 const VAL: RGBColor = RGBColor(230, 110, 0);
 const BEST: RGBColor = RGBColor(44, 160, 44);
 
 /// Registers the embedded font once (plotters' `ab_glyph` backend has no system fonts).
-fn font() {
+pub(crate) fn font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let _ = register_font(FONT, FontStyle::Normal, epaint_default_fonts::UBUNTU_LIGHT);
@@ -46,14 +47,18 @@ fn train_points(history: &[EpochMetrics]) -> Vec<(f64, f64)> {
 
 /// Writes the curve of `history` to `path` as a PNG (atomically).
 pub fn loss_curve(path: &Path, history: &[EpochMetrics]) -> Result<()> {
-    let rgb = render(history)?;
+    write_png(path, W, H, &render(history)?)
+}
+
+/// Writes `rgb` (row-major, `w` × `h`) to `path` as a PNG, atomically.
+pub(crate) fn write_png(path: &Path, w: u32, h: u32, rgb: &[u8]) -> Result<()> {
     atomic::write_with(path, |tmp| {
         let file =
             std::fs::File::create(tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        let mut enc = png::Encoder::new(std::io::BufWriter::new(file), W, H);
+        let mut enc = png::Encoder::new(std::io::BufWriter::new(file), w, h);
         enc.set_color(png::ColorType::Rgb);
         enc.set_depth(png::BitDepth::Eight);
-        enc.write_header()?.write_image_data(&rgb)?;
+        enc.write_header()?.write_image_data(rgb)?;
         Ok(())
     })
 }

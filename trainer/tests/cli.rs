@@ -236,3 +236,110 @@ fn generate_stats_measure_each_text_and_the_mean() {
         "the texts stay on stdout"
     );
 }
+
+#[test]
+fn a_study_trains_measures_reports_and_keeps_its_finished_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = corpus(dir.path());
+    let out = dir.path().join("study").to_string_lossy().to_string();
+    let args = |hidden: &'static str| {
+        vec![
+            "study",
+            corpus.as_str(),
+            "--out",
+            out.as_str(),
+            "--cells",
+            "gru",
+            "--levels",
+            "char,word",
+            "--epochs",
+            "1",
+            "--embed",
+            "8",
+            "--hidden",
+            hidden,
+            "--reference-hidden",
+            "24",
+            "--samples",
+            "3",
+            "--sample-words",
+            "12",
+            "--device",
+            "cpu",
+        ]
+    };
+    let first = quill(&args("16"));
+    let err = text(&first.stderr);
+    assert!(first.status.success(), "{err}");
+    let path = |f: &str| dir.path().join("study").join(f);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path("study.json")).unwrap()).unwrap();
+    let arms = report["arms"].as_array().unwrap();
+    let names: Vec<&str> = arms.iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "gru-teacher-char",
+            "gru-scheduled-char",
+            "gru-professor-char",
+            "gru-teacher-word",
+            "gru-scheduled-word",
+            "gru-professor-word"
+        ]
+    );
+    for a in arms {
+        let bpc = a["val_bits_per_char"].as_f64().unwrap();
+        assert!(bpc > 0.0 && bpc < 10.0, "{a}");
+        for mode in ["greedy", "sampled"] {
+            assert_eq!(a[mode]["samples"], 3, "{a}");
+        }
+        // Every word model writes its 12 words; scheduled sampling and Professor Forcing report their own numbers.
+        if a["level"] == "word" {
+            assert_eq!(a["sampled"]["words"], 12, "{a}");
+        }
+        assert_eq!(
+            a["self_fed"].is_number(),
+            a["forcing"] == "scheduled",
+            "{a}"
+        );
+        assert_eq!(
+            a["discriminator_accuracy"].is_number(),
+            a["forcing"] == "professor",
+            "{a}"
+        );
+    }
+    let held = &report["reference"]["held_out"];
+    assert!(
+        held["fluency_bits_per_char"].as_f64().unwrap() > 0.0,
+        "{held}"
+    );
+    assert_eq!(held["words"], 12, "{held}");
+    assert_eq!(report["prompts"].as_array().unwrap().len(), 3);
+    let md = std::fs::read_to_string(path("study.md")).unwrap();
+    assert!(
+        md.contains("| gru-professor-word |") && md.contains("*held-out text itself*"),
+        "{md}"
+    );
+    assert!(std::fs::read(path("study.png"))
+        .unwrap()
+        .starts_with(b"\x89PNG"));
+    let samples = std::fs::read_to_string(path("samples/gru-scheduled-char.md")).unwrap();
+    assert_eq!(
+        samples.matches("\n3. fluency ").count(),
+        2,
+        "three samples per mode: {samples}"
+    );
+
+    // The same command again keeps every run and measures again; other settings in the same folder are refused.
+    let again = quill(&args("16"));
+    let err = text(&again.stderr);
+    assert!(again.status.success(), "{err}");
+    assert_eq!(err.matches("kept the finished run").count(), 7, "{err}");
+    let other = quill(&args("20"));
+    let err = text(&other.stderr);
+    assert!(!other.status.success());
+    assert!(
+        err.contains("other settings") && err.contains("--out"),
+        "{err}"
+    );
+}

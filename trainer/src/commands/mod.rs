@@ -5,4 +5,5 @@ pub mod eval;
 pub mod export;
 pub mod generate;
 pub mod inspect;
+pub mod study;
 pub mod train;

@@ -33,6 +33,16 @@ pub enum LevelArg {
     Char,
 }
 
+impl LevelArg {
+    /// The model-file level.
+    pub fn level(self) -> Level {
+        match self {
+            Self::Word => Level::Word,
+            Self::Char => Level::Char,
+        }
+    }
+}
+
 /// `quill train` flags.
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -157,10 +167,7 @@ impl TrainArgs {
                 ProfileArg::Seed => Profile::Seed,
                 ProfileArg::Default => Profile::Default,
             },
-            level: match self.level {
-                LevelArg::Word => Level::Word,
-                LevelArg::Char => Level::Char,
-            },
+            level: self.level.level(),
             max_vocab: self.max_vocab,
             min_count: self.min_count,
             max_sentences: self.max_sentences,

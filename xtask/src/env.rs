@@ -206,6 +206,28 @@ pub fn rustup_target(target: &str) -> Result<()> {
         .with_context(|| format!("install it with `rustup target add {target}`"))
 }
 
+/// Makes sure the program `binary` exists, installing the Debian package `package` with apt-get when it does not
+/// (as root; otherwise the error says which command to run).
+pub fn apt_program(binary: &str, package: &str) -> Result<()> {
+    if Command::new(binary).arg("--version").output().is_ok() {
+        return Ok(());
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !root {
+        bail!("{binary} is missing: install it with `sudo apt-get install {package}`");
+    }
+    eprintln!("xtask: installing {package} (for {binary})");
+    let install = || run(Command::new("apt-get").args(["install", "-y", "-qq", package]));
+    if install().is_err() {
+        run(Command::new("apt-get").args(["update", "-qq"]))?;
+        install().with_context(|| format!("installing {package} with apt-get"))?;
+    }
+    Ok(())
+}
+
 /// Runs `cmd` (echoed on stderr), fails with its stderr if it fails, and returns its stdout.
 pub fn stdout_of(cmd: &mut Command) -> Result<String> {
     eprintln!("$ {cmd:?}");

@@ -4,7 +4,8 @@
 //! * `test`          every check CI runs (fmt, clippy, rustdoc, thumb build, all tests, firmware under QEMU)
 //! * `bench-train`   training throughput (tokens/s); `--peer` side by side with PyTorch in Python
 //! * `bench-token`   µs per generated token, quill-core int8/int4 beside PyTorch dynamic int8 and f32
-//! * `firmware`      build the Cortex-M4 example and run it under QEMU (`--model PATH`, else a cached board model)
+//! * `firmware`      build the firmware for a board and run it under QEMU (`--board`, `--interactive`, `--model`)
+//! * `test-boards`   only the board checks of `test` (every board under QEMU, the interactive prompt, the M0+ build)
 //! * `fuzz`          coverage-guided fuzzing of model loading and generation on stable Rust (`--seconds N`)
 //! * `setup`         only the libtorch set-up (prints the environment to build `quill-trainer` by hand)
 
@@ -33,10 +34,11 @@ fn main() -> Result<()> {
         "bench-train" => bench::run_cli(rest),
         "bench-token" => bench_token::run_cli(rest),
         "firmware" => firmware::run_cli(rest),
+        "test-boards" => firmware::test(&Env::setup()?),
         "fuzz" => fuzz::run_cli(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo|test|bench-train [--peer] [--cells lstm,gru] [--batch 32,64,256]|bench-token [--rounds R]|firmware [--model PATH | --cell lstm|gru --weights int8|int4 --vocab N] [--sampled]|fuzz [--seconds N]|setup>"
+                "usage: cargo xtask <demo|test|bench-train [--peer] [--cells lstm,gru] [--batch 32,64,256]|bench-token [--rounds R]|firmware [--board B] [--interactive] [--model PATH | --cell lstm|gru --weights int8|int4 --vocab N] [--sampled]|test-boards|fuzz [--seconds N]|setup>"
             );
             if job == "help" {
                 Ok(())

@@ -29,7 +29,8 @@
 //! * [`Model`] — a model file, validated once by [`Model::from_bytes`] and borrowed in place;
 //!   [`Hyper`], [`TokenizerSpec`], [`Vocab`], [`Tensor`], [`F32s`] are its read-only parts.
 //! * [`Generator`] — all generation state in one fixed-size value: `prime`, `next_token`, `generate`, `logits`;
-//!   [`State`] is where it stands in a text, saved and restored without allocating.
+//!   [`State`] is where it stands in a text, saved and restored without allocating; `set_config` changes the
+//!   sampler between two prompts.
 //! * [`SamplerConfig`] — greedy, top-k, top-p, temperature, repetition penalty; [`sampler`] has the streaming
 //!   pieces for hosts that make logits another way; [`Rng`] is the seeded PCG32 they draw from.
 //! * [`Error`] (with [`TensorName`]) — the one error type; every variant says what was found.

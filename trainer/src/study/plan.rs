@@ -269,7 +269,7 @@ impl Plan {
 /// use quill_trainer::study::plan::midpoint_k;
 /// let k = midpoint_k(1000.0);
 /// assert!((k * k.ln() - 1000.0).abs() < 1e-6);
-/// assert_eq!(midpoint_k(0.5), 1.0);
+/// assert_eq!(midpoint_k(0.0), 1.0);
 /// ```
 pub fn midpoint_k(half: f64) -> f64 {
     if half <= 0.0 {

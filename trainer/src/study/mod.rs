@@ -157,9 +157,8 @@ fn held_out_samples(
 /// Runs the study of `plan` into `opts.out` and writes its report; returns it.
 pub fn run(plan: &Plan, opts: &StudyOptions) -> Result<Report> {
     let started = Instant::now();
-    std::fs::create_dir_all(&opts.out)
-        .with_context(|| format!("creating the study folder {}", opts.out.display()))?;
-    // One cleaned text for every level (same corpus, profile and sentences), split per level.
+    // One cleaned text for every level (same corpus, profile and sentences), split per level; the folder is made
+    // once the corpus has been read.
     let text = crate::dataset::read_cleaned(&plan.reference)?;
     let mut splits = Vec::new();
     for level in plan.levels() {
@@ -177,6 +176,8 @@ pub fn run(plan: &Plan, opts: &StudyOptions) -> Result<Report> {
         .find(|(l, _)| *l == Level::Word)
         .map(|(_, s)| &s.vocab);
     let prompts = heldout::prompts(&text, from, opts.samples, word_vocab)?;
+    std::fs::create_dir_all(&opts.out)
+        .with_context(|| format!("creating the study folder {}", opts.out.display()))?;
     let split_of = |level: Level| {
         splits
             .iter()
@@ -202,8 +203,8 @@ pub fn run(plan: &Plan, opts: &StudyOptions) -> Result<Report> {
         train_or_keep(&name, &s, &runs.join(arm.name()), opts)?;
     }
 
-    // Measures: every model runs through quill-core in int8, the judge too (its int8 and f32 losses agree to
-    // ~0.1%, `quill export` prints both).
+    // Measures: every model runs through quill-core in int8, the judge too (`quill export` prints its f32 and
+    // int8 perplexity: 3.10 and 3.10, -0.02%, for the default study's reference).
     let (ref_last, ref_best) = checkpoint::paths(&ref_dir);
     let ref_history = checkpoint::load(&ref_last, Device::Cpu)?.meta.history;
     let ref_ck = checkpoint::load(&ref_best, Device::Cpu)?;

@@ -12,10 +12,12 @@
 //! * [`plot`] — the loss curve; [`train`] — the training loop; [`generate`] — text through either engine;
 //! * [`forcing`], [`professor`] — scheduled sampling and Professor Forcing; [`freerun`] — measures of free text;
 //! * [`study`] — the forcing × cell × level study (`quill study`);
+//! * [`bpe`] — byte-pair encoding: learning merges, the reference encoder (not yet wired into training: #11);
 //! * [`commands`] — one file per subcommand.
 
 pub mod adam;
 pub mod atomic;
+pub mod bpe;
 pub mod checkpoint;
 pub mod commands;
 pub mod corpus;

@@ -115,6 +115,9 @@ pub enum Profile {
     /// A writer's cleaning: page markers removed, curly quotes and dashes normalized, words hyphenated across lines
     /// joined, lowercase, `. , ! ? ; : ' " -` kept as tokens, whitespace collapsed to single spaces.
     Default,
+    /// `Default` without lowercasing: case survives ("The United States", "I"), so the detokenizer does not
+    /// capitalize.
+    Cased,
 }
 
 /// What happens to a prompt word that is not in the vocabulary.

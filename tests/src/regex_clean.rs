@@ -39,7 +39,8 @@ pub fn clean(profile: Profile, text: &str) -> String {
         // re.sub(r'\s*Page\s*\d+\s*|[^\w\s.]|\n(?=\w)', '', text.lower()).strip(); the Page alternative
         // cannot match lowercased text, so it is left out.
         Profile::Seed => seed_clean(&lower(text)),
-        _ => default_clean(text),
+        Profile::Default => default_clean(text, true),
+        Profile::Cased => default_clean(text, false),
     }
 }
 
@@ -51,13 +52,13 @@ fn seed_clean(lowered: &str) -> String {
     kept.trim_matches(is_space).to_string()
 }
 
-fn default_clean(text: &str) -> String {
+fn default_clean(text: &str, lowercase: bool) -> String {
     let t = PAGE.replace_all(text, " ");
     let t = SINGLE.replace_all(&t, "'");
     let t = DOUBLE.replace_all(&t, "\"");
     let t = DASH.replace_all(&t, " - ");
     let t = join_hyphens(&t);
-    let t = lower(&t);
+    let t = if lowercase { lower(&t) } else { t };
     let t = DEFAULT_DROP.replace_all(&t, " ");
     t.trim_matches(' ').to_string()
 }

@@ -73,7 +73,7 @@ impl Vocabulary {
 
     /// Whether unknown words become `<unk>` (default profile) or are dropped (seed, as Keras did).
     fn maps_unknown(level: Level, profile: Profile) -> bool {
-        level == Level::Word && profile == Profile::Default
+        level == Level::Word && matches!(profile, Profile::Default | Profile::Cased)
     }
 
     /// A vocabulary from its token list.
@@ -122,7 +122,8 @@ impl Vocabulary {
             profile: self.profile,
             unknown,
             sentence_end,
-            capitalize: self.level == Level::Word,
+            // Cased text keeps its own capitals.
+            capitalize: self.level == Level::Word && self.profile != Profile::Cased,
         }
     }
 

@@ -343,3 +343,57 @@ fn a_study_trains_measures_reports_and_keeps_its_finished_runs() {
         "{err}"
     );
 }
+
+#[test]
+fn a_cased_model_keeps_the_corpus_capitals() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = corpus(dir.path());
+    let run_s = dir.path().join("cased").to_string_lossy().to_string();
+    let train = quill(&[
+        "train",
+        &corpus,
+        "--out",
+        &run_s,
+        "--profile",
+        "cased",
+        "--epochs",
+        "4",
+        "--embed",
+        "32",
+        "--hidden",
+        "32",
+        "--batch",
+        "8",
+        "--seq-len",
+        "10",
+        "--patience",
+        "0",
+        "--device",
+        "cpu",
+        "--json",
+    ]);
+    assert!(train.status.success(), "{}", text(&train.stderr));
+    let out = quill(&[
+        "generate",
+        &run_s,
+        "--prompt",
+        "The people",
+        "--words",
+        "40",
+    ]);
+    let text = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Sentences of the corpus start with "The", "Our", "Every": a cased model writes them itself.
+    assert!(
+        [". The ", ". Our ", ". Every "]
+            .iter()
+            .any(|s| text.contains(s)),
+        "{text}"
+    );
+    let inspect = quill(&["inspect", &format!("{run_s}/best.ckpt")]);
+    assert!(inspect.status.success());
+}

@@ -99,13 +99,13 @@ pub fn normalize<'b, B: TextBuf>(
             seed_filter(input, a)?;
             Ok(a.as_str().trim_matches(is_space))
         }
-        Profile::Default => {
+        Profile::Default | Profile::Cased => {
             page_markers(input, a)?;
             map_quotes_dashes(a.as_str(), b)?;
             a.clear();
             join_hyphenated(b.as_str(), a)?;
             b.clear();
-            lower_filter_collapse(a.as_str(), b)?;
+            filter_collapse(a.as_str(), profile == Profile::Default, b)?;
             Ok(b.as_str())
         }
     }
@@ -199,22 +199,31 @@ fn join_hyphenated(input: &str, out: &mut impl Write) -> fmt::Result {
     Ok(())
 }
 
-/// Default passes 4-6: lowercase; keep word chars and `. , ! ? ; : ' " -`, everything else is a space;
-/// collapse space runs to one `' '` and trim.
-fn lower_filter_collapse(input: &str, out: &mut impl Write) -> fmt::Result {
+/// Default passes 4-6: lowercase (not for `Cased`); keep word chars and `. , ! ? ; : ' " -`, everything else is
+/// a space; collapse space runs to one `' '` and trim.
+fn filter_collapse(input: &str, lower: bool, out: &mut impl Write) -> fmt::Result {
     let (mut started, mut pending_space) = (false, false);
-    for c in input.chars().flat_map(char::to_lowercase) {
+    let mut put = |c: char| -> fmt::Result {
         let keep = is_word(c) || matches!(c, '.' | ',' | '!' | '?' | ';' | ':' | '\'' | '"' | '-');
         if !keep {
             pending_space = started;
-            continue;
+            return Ok(());
         }
         if pending_space {
             out.write_char(' ')?;
             pending_space = false;
         }
-        out.write_char(c)?;
         started = true;
+        out.write_char(c)
+    };
+    for c in input.chars() {
+        if lower {
+            for l in c.to_lowercase() {
+                put(l)?;
+            }
+        } else {
+            put(c)?;
+        }
     }
     Ok(())
 }

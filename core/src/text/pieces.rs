@@ -22,7 +22,7 @@ fn is_default_punct(c: char) -> bool {
 /// * `Word` level, `seed` profile: sentences are split at `.` (as the notebook did), words inside a sentence are
 ///   split at `' '`, `\t`, `\n` and `_` (Keras `Tokenizer`'s filters that can survive the seed cleaning); a
 ///   sentence ended by `.` is followed by a `.` piece.
-/// * `Word` level, `default` profile: words are split at `' '`; `. , ! ? ; : "` are pieces of their own; `'` and
+/// * `Word` level, `default` and `cased` profiles: words are split at `' '`; `. , ! ? ; : "` are pieces of their own; `'` and
 ///   `-` at the edges of a word are pieces of their own, inside a word they stay (`don't`, `well-known`).
 ///
 /// ```
@@ -64,7 +64,7 @@ pub fn pieces<'t>(level: Level, profile: Profile, text: &'t str, mut f: impl FnM
                 }
             }
         }
-        (Level::Word, Profile::Default) => {
+        (Level::Word, Profile::Default | Profile::Cased) => {
             for chunk in text.split(' ').filter(|c| !c.is_empty()) {
                 let mut rest = chunk;
                 while !rest.is_empty() {

@@ -20,8 +20,10 @@ use crate::train::{self, RunOptions};
 pub enum ProfileArg {
     /// The seed notebook's regex, exactly.
     Seed,
-    /// A writer's cleaning: punctuation as tokens, quotes/dashes normalized, hyphenation joined.
+    /// A writer's cleaning: punctuation as tokens, quotes/dashes normalized, hyphenation joined, lowercase.
     Default,
+    /// `default` keeping case ("The United States"; the vocabulary grows, nothing is capitalized after the fact).
+    Cased,
 }
 
 /// Token level names on the command line.
@@ -166,6 +168,7 @@ impl TrainArgs {
             profile: match self.profile {
                 ProfileArg::Seed => Profile::Seed,
                 ProfileArg::Default => Profile::Default,
+                ProfileArg::Cased => Profile::Cased,
             },
             level: self.level.level(),
             max_vocab: self.max_vocab,

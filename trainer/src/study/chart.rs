@@ -43,7 +43,7 @@ fn draw_panel(
     // Room on the right for the legend, when there is one, so it covers no bar.
     let legend = p.series.len() > 1 || p.marker.is_some();
     let top = if top > 0.0 {
-        top * if legend { 1.5 } else { 1.18 }
+        top * if legend { 1.8 } else { 1.18 }
     } else {
         1.0
     };

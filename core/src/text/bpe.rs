@@ -94,6 +94,12 @@ impl<'a> Merges<'a> {
 }
 
 /// Calls `f` with each chunk of `text`, in order (they concatenate back to `text`).
+///
+/// ```
+/// let mut chunks = Vec::new();
+/// quill_core::text::bpe::chunks("Hello, world!  ok", |c| chunks.push(c));
+/// assert_eq!(chunks, ["Hello", ",", " world", "!", " ", " ok"]);
+/// ```
 pub fn chunks<'t>(text: &'t str, mut f: impl FnMut(&'t str)) {
     let mut start = 0;
     let mut prev: Option<char> = None;

@@ -19,7 +19,7 @@ fn main() {
     });
     let vocab: usize = args.get(1).and_then(|v| v.parse().ok()).unwrap_or(8192);
     let rounds: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(3);
-    let text = match expand(&[dir.clone()]).and_then(|f| read_all(&f, Encoding::Utf8)) {
+    let text = match expand(std::slice::from_ref(&dir)).and_then(|f| read_all(&f, Encoding::Utf8)) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("bench bpe: {e}\n(run `cargo xtask demo` once to fetch the default corpus, or pass a folder)");

@@ -195,17 +195,7 @@ fn interactive<B: Board>(board: &mut B, model: &Model<'_>) -> bool {
         let _ = write!(Serial(board), "> ");
         let line = loop {
             let byte = board.read_byte();
-            let mut echo = [0u8; 8];
-            let mut echoed = 0;
-            let event = editor.push(byte, |e| {
-                let n = e.len().min(echo.len());
-                echo[..n].copy_from_slice(&e[..n]);
-                echoed = n;
-            });
-            for &b in &echo[..echoed] {
-                board.write_byte(b);
-            }
-            match event {
+            match editor.push(byte, |echo| echo.iter().for_each(|&b| board.write_byte(b))) {
                 Event::Pending => {}
                 Event::Line(l) => break Ok(l),
                 Event::TooLong => {

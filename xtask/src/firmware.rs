@@ -274,15 +274,16 @@ fn run_interactive(triple: &str, elf: &Path, lines: &[&str]) -> Result<String> {
     for k in 0..=lines.len() {
         // The (k + 1)-th prompt: at the start of a line, "> ".
         let deadline = Instant::now() + ANSWER;
-        while session.replace('\r', "").matches("\n> ").count() < k + 1 {
+        while session.matches("\n> ").count() < k + 1 {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
-                Ok(bytes) => session.push_str(&String::from_utf8_lossy(&bytes)),
+                // CR LF as LF (a CR split from its LF across two reads is dropped all the same).
+                Ok(bytes) => session.push_str(&String::from_utf8_lossy(&bytes).replace('\r', "")),
                 Err(_) => {
                     result = Err(anyhow::anyhow!(
                         "the board did not answer within {} s; session so far:\n{}",
                         ANSWER.as_secs(),
-                        session.replace('\r', "")
+                        session
                     ));
                     break;
                 }
@@ -300,7 +301,7 @@ fn run_interactive(triple: &str, elf: &Path, lines: &[&str]) -> Result<String> {
     }
     let _ = child.kill();
     let _ = child.wait();
-    result.map(|()| session.replace('\r', ""))
+    result.map(|()| session)
 }
 
 fn board_text(out: &str) -> Result<&str> {

@@ -2,9 +2,9 @@
 //! CMSDK UART0 through its secure alias at 115200 8N1, SysTick as the counter, semihosting to stop.
 
 use cortex_m::peripheral::SYST;
-use cortex_m_semihosting::debug;
 
-use super::{systick, Board, Clock};
+use super::cortex::{self, abort};
+use super::{Board, Clock};
 
 /// A memory-mapped register.
 struct Reg(usize);
@@ -41,7 +41,7 @@ impl An505 {
         let mut cp = cortex_m::Peripherals::take()?;
         BAUDDIV.write(MAINCLK_HZ / 115_200);
         CTRL.write(0b11);
-        systick::start(&mut cp.SYST);
+        cortex::start(&mut cp.SYST);
         Some(Self { _syst: cp.SYST })
     }
 }
@@ -67,11 +67,11 @@ impl Board for An505 {
     }
 
     fn now(&self) -> u32 {
-        systick::now()
+        cortex::now()
     }
 
     fn elapsed(&self, start: u32, end: u32) -> u32 {
-        systick::elapsed(start, end)
+        cortex::elapsed(start, end)
     }
 
     fn counter_hz(&self) -> u32 {
@@ -81,15 +81,4 @@ impl Board for An505 {
     fn exit(&mut self, ok: bool) -> ! {
         abort(ok)
     }
-}
-
-/// Ends the program through semihosting.
-pub fn abort(ok: bool) -> ! {
-    debug::exit(if ok {
-        debug::EXIT_SUCCESS
-    } else {
-        debug::EXIT_FAILURE
-    });
-    #[allow(clippy::empty_loop)] // reason: semihosting exit does not return under QEMU
-    loop {}
 }

@@ -14,12 +14,12 @@
 #[cfg(quill_board = "stm32f405")]
 mod stm32f405;
 #[cfg(quill_board = "stm32f405")]
-pub use stm32f405::{abort, Stm32f405 as Current};
+pub use stm32f405::Stm32f405 as Current;
 
 #[cfg(quill_board = "an505")]
 mod an505;
 #[cfg(quill_board = "an505")]
-pub use an505::{abort, An505 as Current};
+pub use an505::An505 as Current;
 
 #[cfg(quill_board = "riscv_virt")]
 mod riscv_virt;
@@ -27,7 +27,9 @@ mod riscv_virt;
 pub use riscv_virt::{abort, RiscvVirt as Current};
 
 #[cfg(target_arch = "arm")]
-mod systick;
+mod cortex;
+#[cfg(target_arch = "arm")]
+pub use cortex::abort;
 
 /// The core clock a board runs at.
 #[derive(Clone, Copy, Debug)]

@@ -7,9 +7,9 @@
 //! wait is bounded: if the PLL does not lock, the board stays on the 16 MHz HSI and says so.
 
 use cortex_m::peripheral::SYST;
-use cortex_m_semihosting::debug;
 
-use super::{systick, Board, Clock};
+use super::cortex::{self, abort};
+use super::{Board, Clock};
 
 /// A memory-mapped register.
 struct Reg(usize);
@@ -116,7 +116,7 @@ impl Stm32f405 {
         let mut cp = cortex_m::Peripherals::take()?;
         let (clock, apb1) = clocks();
         usart2(apb1);
-        systick::start(&mut cp.SYST);
+        cortex::start(&mut cp.SYST);
         Some(Self {
             clock,
             _syst: cp.SYST,
@@ -144,11 +144,11 @@ impl Board for Stm32f405 {
     }
 
     fn now(&self) -> u32 {
-        systick::now()
+        cortex::now()
     }
 
     fn elapsed(&self, start: u32, end: u32) -> u32 {
-        systick::elapsed(start, end)
+        cortex::elapsed(start, end)
     }
 
     fn counter_hz(&self) -> u32 {
@@ -158,15 +158,4 @@ impl Board for Stm32f405 {
     fn exit(&mut self, ok: bool) -> ! {
         abort(ok)
     }
-}
-
-/// Ends the program: semihosting exit under QEMU or a debugger; without one, a breakpoint that halts the core.
-pub fn abort(ok: bool) -> ! {
-    debug::exit(if ok {
-        debug::EXIT_SUCCESS
-    } else {
-        debug::EXIT_FAILURE
-    });
-    #[allow(clippy::empty_loop)] // reason: semihosting exit does not return under QEMU
-    loop {}
 }

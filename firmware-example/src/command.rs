@@ -48,7 +48,7 @@ pub enum Bad<'a> {
     /// The command's value is missing or not what it takes.
     Value {
         /// The command.
-        command: &'static str,
+        command: &'a str,
         /// What it takes, with an example.
         takes: &'static str,
     },
@@ -78,12 +78,13 @@ pub const HELP: &[&str] = &[
     ":help       this list",
 ];
 
-fn number<T: core::str::FromStr>(
+/// `arg` parsed as a `T` that is `ok`, or what `command` takes.
+fn number<'a, T: core::str::FromStr>(
     arg: Option<&str>,
     ok: impl Fn(&T) -> bool,
-    command: &'static str,
+    command: &'a str,
     takes: &'static str,
-) -> Result<T, Bad<'static>> {
+) -> Result<T, Bad<'a>> {
     arg.and_then(|a| a.parse::<T>().ok())
         .filter(|v| ok(v))
         .ok_or(Bad::Value { command, takes })
@@ -107,37 +108,37 @@ pub fn parse(line: &str) -> Result<Line<'_>, Bad<'_>> {
         "temp" => Setting::Temperature(number(
             arg,
             |t: &f32| *t >= 0.0 && t.is_finite(),
-            "temp",
+            name,
             "a number >= 0, e.g. :temp 0.8",
         )?),
         "topk" => Setting::TopK(number(
             arg,
             |_: &u32| true,
-            "topk",
+            name,
             "a whole number >= 0, e.g. :topk 40",
         )?),
         "topp" => Setting::TopP(number(
             arg,
             |p: &f32| *p > 0.0 && *p <= 1.0,
-            "topp",
+            name,
             "a number in (0, 1], e.g. :topp 0.9",
         )?),
         "penalty" => Setting::Penalty(number(
             arg,
             |r: &f32| *r >= 1.0 && r.is_finite(),
-            "penalty",
+            name,
             "a number >= 1, e.g. :penalty 1.3",
         )?),
         "seed" => Setting::Seed(number(
             arg,
             |_: &u64| true,
-            "seed",
+            name,
             "a whole number >= 0, e.g. :seed 7",
         )?),
         "words" => Setting::Words(number(
             arg,
             |n: &usize| (1..=MAX_WORDS).contains(n),
-            "words",
+            name,
             "a whole number in 1..=4096, e.g. :words 60",
         )?),
         plain => {
@@ -150,12 +151,7 @@ pub fn parse(line: &str) -> Result<Line<'_>, Bad<'_>> {
             };
             if arg.is_some() {
                 return Err(Bad::Value {
-                    command: match line {
-                        Line::More => "more",
-                        Line::Reset => "reset",
-                        Line::Show => "show",
-                        _ => "help",
-                    },
+                    command: plain,
                     takes: "no value",
                 });
             }
@@ -164,14 +160,7 @@ pub fn parse(line: &str) -> Result<Line<'_>, Bad<'_>> {
     };
     if extra {
         return Err(Bad::Value {
-            command: match setting {
-                Setting::Temperature(_) => "temp",
-                Setting::TopK(_) => "topk",
-                Setting::TopP(_) => "topp",
-                Setting::Penalty(_) => "penalty",
-                Setting::Seed(_) => "seed",
-                Setting::Words(_) => "words",
-            },
+            command: name,
             takes: "one value",
         });
     }

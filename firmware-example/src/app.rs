@@ -114,10 +114,9 @@ fn batch<B: Board>(board: &mut B, model: &Model<'_>) -> Result<(), ()> {
     );
     let s = report::sections();
     let clock = out.0.clock();
-    let hz = out.0.counter_hz();
     let _ = writeln!(
         out,
-        "report board={} clock_hz={} clock_source={} counter_hz={hz}",
+        "report board={} clock_hz={} clock_source={}",
         B::NAME,
         clock.hz,
         clock.source
@@ -158,7 +157,7 @@ fn reply<B: Board>(out: &mut Serial<'_, B>, gen: &mut Gen<'_>, words: usize) {
         let _ = gen.write_token(id, out);
     }
     let per = ticks / words.max(1) as u64;
-    let hz = u64::from(out.0.counter_hz());
+    let hz = u64::from(out.0.clock().hz);
     match (per * 1_000_000).checked_div(hz) {
         Some(us) => {
             let _ = writeln!(

@@ -74,10 +74,6 @@ impl Board for An505 {
         cortex::elapsed(start, end)
     }
 
-    fn counter_hz(&self) -> u32 {
-        MAINCLK_HZ
-    }
-
     fn exit(&mut self, ok: bool) -> ! {
         abort(ok)
     }

@@ -54,14 +54,12 @@ pub trait Board {
     /// Waits for one byte from the serial port.
     fn read_byte(&mut self) -> u8;
 
-    /// A free-running counter, [`Board::counter_hz`] per second.
+    /// A free-running counter of core clock cycles ([`Clock::hz`] per second; under QEMU `-icount` a count of
+    /// QEMU's virtual clock).
     fn now(&self) -> u32;
 
     /// Counter ticks from `start` to `end` (two [`Board::now`] readings less than a wrap apart).
     fn elapsed(&self, start: u32, end: u32) -> u32;
-
-    /// How fast [`Board::now`] counts.
-    fn counter_hz(&self) -> u32;
 
     /// Stops the program with a status (under QEMU: its exit status; on a real board it halts).
     fn exit(&mut self, ok: bool) -> !;

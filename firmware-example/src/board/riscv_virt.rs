@@ -75,10 +75,6 @@ impl Board for RiscvVirt {
         end.wrapping_sub(start)
     }
 
-    fn counter_hz(&self) -> u32 {
-        0
-    }
-
     fn exit(&mut self, ok: bool) -> ! {
         abort(ok)
     }

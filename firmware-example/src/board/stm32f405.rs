@@ -151,10 +151,6 @@ impl Board for Stm32f405 {
         cortex::elapsed(start, end)
     }
 
-    fn counter_hz(&self) -> u32 {
-        self.clock.hz
-    }
-
     fn exit(&mut self, ok: bool) -> ! {
         abort(ok)
     }

@@ -7,10 +7,11 @@ use alloc::vec::Vec;
 use crate::crc::crc32;
 use crate::error::Error;
 use crate::format::{
-    DType, Hyper, ModelKind, RawLayer, RawModel, RawTensor, RawVocab, TokenizerSpec,
+    DType, Hyper, Level, ModelKind, RawLayer, RawModel, RawTensor, RawVocab, TokenizerSpec,
     FORMAT_VERSION, HEADER_LEN, INT4_GROUP, MAGIC,
 };
 use crate::model::Model;
+use crate::text::bpe::BYTES;
 
 /// An owned matrix ready to be written.
 #[derive(Clone, Debug, PartialEq)]
@@ -237,8 +238,12 @@ pub struct ModelBuilder {
     pub hyper: Hyper,
     /// Tokenizer settings.
     pub tokenizer: TokenizerSpec,
-    /// Token strings by id (unique, non-empty).
+    /// Token strings by id (unique, non-empty): word and char levels. Empty for `Level::Bpe`, whose tokens the
+    /// builder spells from `merges`.
     pub vocab: Vec<String>,
+    /// `Level::Bpe`: merge `r` joins the pair into token `256 + r` (the first 256 tokens are the bytes). Empty
+    /// for word and char levels.
+    pub merges: Vec<(u32, u32)>,
     /// Shape (V, E).
     pub embedding: OwnedTensor,
     /// `hyper.layers` layers.
@@ -260,22 +265,50 @@ fn le_u32(v: impl IntoIterator<Item = u32>) -> Vec<u8> {
 }
 
 impl ModelBuilder {
+    /// The bytes of every token by id: `vocab` for word and char levels; for BPE the 256 bytes, then each
+    /// merge's two parts joined (a merge of a token not made yet is `BadVocabulary`).
+    pub fn token_bytes(&self) -> Result<Vec<Vec<u8>>, Error> {
+        if self.tokenizer.level != Level::Bpe {
+            if !self.merges.is_empty() {
+                return Err(Error::BadVocabulary);
+            }
+            return Ok(self.vocab.iter().map(|t| t.as_bytes().to_vec()).collect());
+        }
+        if !self.vocab.is_empty() {
+            return Err(Error::BadVocabulary);
+        }
+        let mut tokens: Vec<Vec<u8>> = (0..=255u8).map(|b| alloc::vec![b]).collect();
+        for &(a, b) in &self.merges {
+            let (Some(a), Some(b)) = (tokens.get(a as usize), tokens.get(b as usize)) else {
+                return Err(Error::BadVocabulary);
+            };
+            let joined = [a.as_slice(), b.as_slice()].concat();
+            tokens.push(joined);
+        }
+        Ok(tokens)
+    }
+
     /// Serializes the model (header, postcard payload in format version [`FORMAT_VERSION`], CRC-32) and checks the result with [`Model::from_bytes`],
     /// so a file that this returns always loads.
     pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
-        let mut text = String::new();
+        let tokens = self.token_bytes()?;
+        let mut text = Vec::new();
         let mut offsets = alloc::vec![0u32];
-        for t in &self.vocab {
-            text.push_str(t);
+        for t in &tokens {
+            text.extend_from_slice(t);
             offsets.push(u32::try_from(text.len()).map_err(|_| Error::BadVocabulary)?);
         }
-        let mut sorted: Vec<u32> = (0..self.vocab.len() as u32).collect();
-        sorted.sort_by(|&a, &b| {
-            self.vocab[a as usize]
-                .as_bytes()
-                .cmp(self.vocab[b as usize].as_bytes())
-        });
+        let mut sorted: Vec<u32> = (0..tokens.len() as u32).collect();
+        sorted.sort_by(|&a, &b| tokens[a as usize].cmp(&tokens[b as usize]));
         let (offsets, sorted) = (le_u32(offsets), le_u32(sorted));
+        let mut table: Vec<(u32, u32, u32)> = self
+            .merges
+            .iter()
+            .enumerate()
+            .map(|(r, &(a, b))| (a, b, BYTES + r as u32))
+            .collect();
+        table.sort_unstable();
+        let merges = le_u32(table.into_iter().flat_map(|(a, b, m)| [a, b, m]));
         let scales: Vec<Vec<u8>> = core::iter::once(&self.embedding)
             .chain(self.layers.iter().flat_map(|l| [&l.w_ih, &l.w_hh]))
             .chain(self.dense.as_ref())
@@ -305,7 +338,7 @@ impl ModelBuilder {
                 offsets: &offsets,
                 text: &text,
                 sorted: &sorted,
-                merges: &[],
+                merges: &merges,
             },
             embedding: self.embedding.raw(&scales[0]),
             layers,

@@ -12,8 +12,8 @@
 //! | 16     | n    | payload: `RawModel` in postcard encoding    |
 //!
 //! Version 2 is the one version of this release for every addition it needs: the GRU model kind and the GRU's
-//! separate `b_hn` (a field of every layer), 4-bit weights (a dtype), and the reserved place for the subword
-//! tokenizer (merges, beside the vocabulary). Version 1 files (LSTM, word/char) still load: they decode into
+//! separate `b_hn` (a field of every layer), 4-bit weights (a dtype), and the subword (BPE) tokenizer (a level,
+//! byte-string tokens, and the merges beside the vocabulary). Version 1 files (LSTM, word/char) still load: they decode into
 //! the same structure with the version-2 fields empty.
 
 use serde::{Deserialize, Serialize};
@@ -104,6 +104,9 @@ pub enum Level {
     Word,
     /// Tokens are single characters; printed as they are.
     Char,
+    /// Tokens are byte strings: the 256 bytes and the byte-pair merges of `vocab.merges`, printed as the UTF-8
+    /// text their bytes spell (`core::text::bpe`). Every text is representable: no unknown token.
+    Bpe,
 }
 
 /// Text normalization profile, applied identically by the trainer (regex) and the core (hand-written).
@@ -191,8 +194,9 @@ pub(crate) struct RawLayerV1<'a> {
 pub(crate) struct RawVocabV1<'a> {
     #[serde(borrow)]
     pub offsets: &'a [u8],
+    /// UTF-8 (postcard writes `str` and bytes alike; validated by [`crate::vocab::Vocab`]).
     #[serde(borrow)]
-    pub text: &'a str,
+    pub text: &'a [u8],
     #[serde(borrow)]
     pub sorted: &'a [u8],
 }
@@ -203,13 +207,15 @@ pub(crate) struct RawVocab<'a> {
     /// (V+1) u32 LE byte offsets into `text`; token `i` is `text[off[i]..off[i+1]]`.
     #[serde(borrow)]
     pub offsets: &'a [u8],
-    /// Concatenated UTF-8 token strings.
+    /// Concatenated token strings: UTF-8 for word and char levels, byte strings for BPE (postcard writes `str`
+    /// and bytes alike, so the field is read as bytes and [`crate::vocab::Vocab`] checks UTF-8 per level).
     #[serde(borrow)]
-    pub text: &'a str,
+    pub text: &'a [u8],
     /// V u32 LE token ids, sorted by their strings' bytes, for binary search.
     #[serde(borrow)]
     pub sorted: &'a [u8],
-    /// Subword merges (reserved for the BPE tokenizer; `FORMAT.md`): empty for word and char models.
+    /// BPE merges, 12 bytes each: `(left, right, merged)` u32 LE sorted by `(left, right)`; empty for word and
+    /// char models (`FORMAT.md`).
     #[serde(borrow)]
     pub merges: &'a [u8],
 }

@@ -4,13 +4,13 @@ use core::fmt::{self, Write};
 
 use crate::cell::{gru, head, lstm, Io};
 use crate::error::Error;
-use crate::format::{DType, ModelKind, Unknown};
+use crate::format::{DType, Level, ModelKind, Unknown};
 use crate::kernels::{dequantize, matvec_f32, matvec_int, with_features, Kernel, QVec, BLOCK};
 use crate::limits::PROMPT_BYTES;
 use crate::model::Model;
 use crate::rng::Rng;
 use crate::sampler::{Penalty, SamplerConfig, Selector};
-use crate::text::{pieces, Detokenizer, NormBuf};
+use crate::text::{bpe, pieces, Detokenizer, NormBuf};
 
 pub use crate::cell::Precision;
 
@@ -401,7 +401,8 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
 
     /// Normalizes and tokenizes `prompt` as the model was trained, feeds its tokens, and writes the normalized
     /// prompt to `echo` as the user typed it: a word the vocabulary lacks is echoed as itself (not as `<unk>`),
-    /// passed to `on_unknown`, and fed as `<unk>` or skipped, as the model says.
+    /// passed to `on_unknown`, and fed as `<unk>` or skipped, as the model says. A BPE model has no unknown
+    /// words: every prompt is encoded whole, byte-pair merges as the trainer made them.
     pub fn prime(
         &mut self,
         prompt: &str,
@@ -412,6 +413,9 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
         let vocab = self.model.vocab;
         let mut buf = NormBuf::<PROMPT_BYTES>::new();
         let text = buf.normalize(spec.profile, prompt)?;
+        if spec.level == Level::Bpe {
+            return self.prime_bpe(text, echo);
+        }
         let (mut primed, mut status) = (Primed::default(), Ok(()));
         pieces(spec.level, spec.profile, text, |piece| {
             if status.is_ok() {
@@ -435,9 +439,32 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
         Ok(primed)
     }
 
-    /// Writes token `id` as text, continuing the spacing and capitalization of what was written before.
+    /// [`Self::prime`] for a BPE model: normalized `text` (at most [`PROMPT_BYTES`]) encoded by the model's
+    /// merges, exactly as the trainer encodes text, and echoed as it is. Its own frame, so the token buffer
+    /// (4 bytes per prompt byte) is on the stack only while a BPE prompt is primed.
+    #[inline(never)]
+    fn prime_bpe(&mut self, text: &str, echo: &mut impl Write) -> Result<Primed, Error> {
+        let mut ids = [0u32; PROMPT_BYTES];
+        let n = bpe::encode(text, self.model.vocab.merges(), &mut ids)?;
+        for &id in ids.get(..n).unwrap_or(&[]) {
+            self.feed(id);
+        }
+        self.state
+            .detok
+            .write(text, echo)
+            .map_err(|_| Error::WriteFailed)?;
+        Ok(Primed {
+            tokens: n,
+            unknown: 0,
+        })
+    }
+
+    /// Writes token `id` as text, continuing the spacing and capitalization of what was written before (BPE:
+    /// the characters its bytes complete; a character split across tokens is written with its last byte).
     pub fn write_token(&mut self, id: u32, out: &mut impl Write) -> fmt::Result {
-        self.state.detok.write(self.model.vocab.token(id), out)
+        self.state
+            .detok
+            .write_bytes(self.model.vocab.token_bytes(id), out)
     }
 
     /// Generates `n` tokens and writes them as text.

@@ -3,7 +3,7 @@
 use crate::crc::crc32;
 use crate::error::{Error, TensorName};
 use crate::format::{
-    Hyper, ModelKind, RawModel, RawModelV1, TokenizerSpec, Unknown, FORMAT_VERSION, HEADER_LEN,
+    Hyper, Level, ModelKind, RawModel, RawModelV1, TokenizerSpec, Unknown, FORMAT_VERSION, HEADER_LEN,
     MAGIC, OLDEST_FORMAT_VERSION,
 };
 use crate::limits::{MAX_LAYERS, MAX_VOCAB, MAX_WIDTH};
@@ -146,8 +146,9 @@ impl<'a> Model<'a> {
         if !rest.is_empty() {
             return Err(Error::TrailingBytes { count: rest.len() });
         }
-        if !raw.vocab.merges.is_empty() {
-            // Reserved for the subword tokenizer, which no level of this build uses.
+        let t = raw.tokenizer;
+        // Version 1 knows only word and char levels; a BPE vocabulary has every text, so no unknown token.
+        if t.level == Level::Bpe && (version == 1 || t.unknown != Unknown::Skip) {
             return Err(Error::BadVocabulary);
         }
         let h = raw.hyper;
@@ -161,7 +162,8 @@ impl<'a> Model<'a> {
                 value: raw.layers.len() as u32,
             });
         }
-        let vocab = Vocab::new(raw.vocab.offsets, raw.vocab.text, raw.vocab.sorted, v)?;
+        let rv = raw.vocab;
+        let vocab = Vocab::new(rv.offsets, rv.text, rv.sorted, rv.merges, v, t.level)?;
         let embedding = Tensor::new(&raw.embedding, v, e, TensorName::Embedding)?;
         let mut layers = heapless::Vec::new();
         let g = raw.kind.gates();
@@ -203,7 +205,6 @@ impl<'a> Model<'a> {
             }
         };
         let dense_bias = F32s::new(raw.dense_bias, v, TensorName::DenseBias, false)?;
-        let t = raw.tokenizer;
         for id in [
             t.sentence_end,
             if let Unknown::Map(u) = t.unknown {

@@ -129,11 +129,35 @@ pub fn random_cell(
             capitalize: true,
         },
         vocab,
+        merges: Vec::new(),
         embedding,
         layers,
         dense,
         dense_bias: uniform(&mut rng, v, 0.1),
         meta: String::from("{\"source\":\"quill_core::testing::random_model\"}"),
+    }
+}
+
+/// A BPE-level, `cased`-profile GRU with random weights over `merges` (V = 256 + merges; merge `r` makes token
+/// `256 + r`, so each pair names earlier tokens), E = H = `width`.
+pub fn random_bpe(merges: &[(u32, u32)], width: u32, dtype: DType, seed: u64) -> ModelBuilder {
+    let hyper = Hyper {
+        vocab: 256 + merges.len() as u32,
+        embed: width,
+        hidden: width,
+        layers: 1,
+    };
+    ModelBuilder {
+        tokenizer: TokenizerSpec {
+            level: Level::Bpe,
+            profile: Profile::Cased,
+            unknown: Unknown::Skip,
+            sentence_end: None,
+            capitalize: false,
+        },
+        vocab: Vec::new(),
+        merges: merges.to_vec(),
+        ..random_cell(ModelKind::Gru, hyper, false, dtype, seed)
     }
 }
 

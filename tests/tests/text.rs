@@ -93,6 +93,7 @@ fn sentence_settings(profile: Profile, n: usize) -> quill_trainer::settings::Tra
         lr: 0.01,
         clip: 1.0,
         patience: 0,
+        max_minutes: 0.0,
         seed: 0,
         val_split: 0.2,
         cell: Default::default(),

@@ -39,6 +39,7 @@ fn settings(corpus: &std::path::Path, epochs: usize, context: Context) -> TrainS
         lr: 0.01,
         clip: 1.0,
         patience: 0,
+        max_minutes: 0.0,
         seed: 3,
         val_split: 0.2,
         cell: Cell::Lstm,

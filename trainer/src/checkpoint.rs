@@ -128,11 +128,7 @@ pub fn load(path: &Path, device: Device) -> Result<Checkpoint> {
             path.display()
         )
     })?;
-    meta.vocab = Vocabulary::from_tokens(
-        meta.vocab.tokens.clone(),
-        meta.vocab.level,
-        meta.vocab.profile,
-    );
+    meta.vocab = meta.vocab.reindexed();
     let net = Net::new(meta.net, device);
     let params = net.named_parameters();
     let mut adam = Adam::new(&params, meta.settings.lr);

@@ -29,12 +29,7 @@ pub fn split(enc: &Encoded, val_frac: f64) -> (Encoded, Encoded) {
     {
         cut = (cut + k).min(n);
     }
-    let part = |r: std::ops::Range<usize>| Encoded {
-        ids: enc.ids[r.clone()].to_vec(),
-        sentence_end: enc.sentence_end[r].to_vec(),
-        unknown: 0,
-    };
-    (part(0..cut), part(cut..n))
+    (enc.slice(0..cut), enc.slice(cut..n))
 }
 
 /// Sentences (each ends at a sentence-end token or at the end), cut into pieces of at most `max_len` tokens.

@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Result};
 use quill_core::text::normalize;
-use quill_core::Profile;
+use quill_core::{Level, Profile};
 
 use crate::corpus;
 use crate::settings::TrainSettings;
@@ -53,6 +53,21 @@ pub fn cleaned_text(s: &TrainSettings, raw: &str) -> String {
     first_sentences(s.profile, &cleaned, s.max_sentences).to_string()
 }
 
+/// The text a vocabulary is learned from: all of it for word and char levels (as before BPE existed, so their
+/// runs are unchanged), the part before the validation split for BPE (its merges never see held-out text): the
+/// first `1 − val_split` of the bytes, at a character boundary. (The token split moves on to a sentence end, so
+/// the merges see slightly less than the training split, never more.)
+fn vocabulary_text<'t>(s: &TrainSettings, text: &'t str) -> &'t str {
+    if s.level != Level::Bpe {
+        return text;
+    }
+    let mut cut = ((text.len() as f64) * (1.0 - s.val_split)) as usize;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &text[..cut]
+}
+
 /// Builds the vocabulary of cleaned `text` (unless given, as on `--resume`) and encodes it, keeping
 /// `--max-tokens`.
 pub fn encode_cleaned(
@@ -62,12 +77,17 @@ pub fn encode_cleaned(
 ) -> Result<(Vocabulary, Encoded)> {
     let vocab = match vocab {
         Some(v) => v,
-        None => Vocabulary::build(text, s.level, s.profile, s.max_vocab, s.min_count)?,
+        None => Vocabulary::build(
+            vocabulary_text(s, text),
+            s.level,
+            s.profile,
+            s.max_vocab,
+            s.min_count,
+        )?,
     };
     let mut enc = vocab.encode(text);
     if s.max_tokens > 0 && enc.ids.len() > s.max_tokens {
-        enc.ids.truncate(s.max_tokens);
-        enc.sentence_end.truncate(s.max_tokens);
+        enc.truncate(s.max_tokens);
     }
     Ok((vocab, enc))
 }

@@ -224,6 +224,7 @@ pub fn build_with(ck: &Checkpoint, weights: Weights) -> Result<(ModelBuilder, Ve
         },
         tokenizer: ck.meta.vocab.spec(),
         vocab: ck.meta.vocab.tokens.clone(),
+        merges: ck.meta.vocab.merges.clone(),
         embedding,
         layers,
         dense,

@@ -6,7 +6,7 @@ use std::io::Write;
 use anyhow::Result;
 use quill_core::sampler::{Penalty, Rng, Selector};
 use quill_core::text::{pieces, Detokenizer};
-use quill_core::{Generator, Model, SamplerConfig, Unknown};
+use quill_core::{Generator, Level, Model, SamplerConfig, Unknown};
 
 use crate::checkpoint::Checkpoint;
 use crate::dataset::clean;
@@ -126,19 +126,25 @@ pub fn with_checkpoint(
         // No prompt: like quill-core, the first logits come from the zero state, i.e. the dense bias.
         let mut logits = ck.net.dense_bias()?;
         let (mut text, mut unknown, mut ids) = (String::new(), Vec::new(), Vec::new());
-        pieces(spec.level, spec.profile, &normalized, |p| {
-            // Echo as typed; feed the token, `<unk>`, or nothing, as the model's policy says.
-            let _ = detok.write(p.text, &mut text);
-            match (vocab.id(p.text), spec.unknown) {
-                (Some(id), _) => ids.push(id),
-                (None, policy) => {
-                    unknown.push(p.text.to_string());
-                    if let Unknown::Map(unk) = policy {
-                        ids.push(unk);
+        if spec.level == Level::Bpe {
+            // Every text has tokens: the merges' encoding of the whole prompt, echoed as it is.
+            detok.write(&normalized, &mut text)?;
+            ids = vocab.encode(&normalized).ids;
+        } else {
+            pieces(spec.level, spec.profile, &normalized, |p| {
+                // Echo as typed; feed the token, `<unk>`, or nothing, as the model's policy says.
+                let _ = detok.write(p.text, &mut text);
+                match (vocab.id(p.text), spec.unknown) {
+                    (Some(id), _) => ids.push(id),
+                    (None, policy) => {
+                        unknown.push(p.text.to_string());
+                        if let Unknown::Map(unk) = policy {
+                            ids.push(unk);
+                        }
                     }
                 }
-            }
-        });
+            });
+        }
         for &t in &ids {
             (logits, state) = ck.net.step_logits(&state, t)?;
             penalty.record(t, window);
@@ -153,7 +159,7 @@ pub fn with_checkpoint(
             let id = sel.finish(&mut rng);
             generated.push(id);
             text.clear();
-            detok.write(&vocab.tokens[id as usize], &mut text)?;
+            detok.write_bytes(&vocab.token_bytes(id), &mut text)?;
             write!(out, "{text}")?;
             out.flush()?;
             (logits, state) = ck.net.step_logits(&state, id)?;

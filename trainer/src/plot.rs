@@ -165,6 +165,7 @@ mod tests {
             val_loss: val,
             val_acc: 0.1,
             val_ppl: val.exp(),
+            val_bits_per_char: None,
             tokens_per_s: 1.0,
             seconds: 1.0,
             train_curve: (0..100)

@@ -42,6 +42,9 @@ pub struct TrainSettings {
     pub clip: f64,
     /// Stop after this many epochs without a better validation loss (0 = never).
     pub patience: usize,
+    /// Training-time budget in minutes (0 = none; settings stored before it existed have none).
+    #[serde(default)]
+    pub max_minutes: f64,
     /// Seed of every random choice (initialization, dropout, shuffling).
     pub seed: u64,
     /// Fraction of the corpus (from the end) held out for validation.
@@ -131,6 +134,9 @@ impl TrainSettings {
         if self.max_vocab < 2 || self.max_vocab > MAX_VOCAB as usize {
             bail!("--max-vocab {}: must be in 2..={MAX_VOCAB}", self.max_vocab);
         }
+        if !(self.max_minutes >= 0.0 && self.max_minutes.is_finite()) {
+            bail!("--max-minutes must be 0 (no budget) or positive, got {}", self.max_minutes);
+        }
         if self.min_count < 1 {
             bail!("--min-count must be at least 1");
         }
@@ -200,6 +206,10 @@ pub struct EpochMetrics {
     pub val_acc: f64,
     /// exp(val_loss).
     pub val_ppl: f64,
+    /// Validation bits per character: `val_loss · tokens / characters / ln 2` over the validation split's
+    /// cleaned text — the measure that compares word, char and BPE runs (absent in runs from before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_bits_per_char: Option<f64>,
     /// Training tokens per second.
     pub tokens_per_s: f64,
     /// Seconds for the epoch (training and validation).

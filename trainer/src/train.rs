@@ -168,7 +168,23 @@ pub fn run(settings: TrainSettings, opts: &RunOptions) -> Result<Outcome> {
         .create(true)
         .append(true)
         .open(opts.out.join("metrics.jsonl"))?;
+    let val_chars = val.char_count();
     for epoch in meta.epochs_done + 1..=s.epochs {
+        if let Some(last) = meta.history.last() {
+            let spent: f64 = meta.history.iter().map(|m| m.seconds).sum();
+            if s.max_minutes > 0.0 && spent + last.seconds > 60.0 * s.max_minutes {
+                if !opts.json {
+                    eprintln!(
+                        "time budget: {:.1} of {} minutes spent; another epoch (~{:.0} s) would pass it, so training ends after epoch {}",
+                        spent / 60.0,
+                        s.max_minutes,
+                        last.seconds,
+                        epoch - 1
+                    );
+                }
+                break;
+            }
+        }
         let started = Instant::now();
         tch::manual_seed(
             (s.seed as i64)
@@ -242,6 +258,9 @@ pub fn run(settings: TrainSettings, opts: &RunOptions) -> Result<Outcome> {
             val_loss,
             val_acc,
             val_ppl: val_loss.exp(),
+            val_bits_per_char: (val_chars > 0).then(|| {
+                val_loss * val.ids.len() as f64 / val_chars as f64 / std::f64::consts::LN_2
+            }),
             tokens_per_s: trained.targets as f64 / train_secs.max(1e-9),
             seconds: started.elapsed().as_secs_f64(),
             train_curve: trained.curve,
@@ -261,8 +280,11 @@ pub fn run(settings: TrainSettings, opts: &RunOptions) -> Result<Outcome> {
                     100.0 * open
                 )
             });
+            let bpc = m
+                .val_bits_per_char
+                .map_or(String::new(), |b| format!(" {b:.3} bits/char"));
             eprintln!(
-                "epoch {:>3}/{}: train loss {:.4} acc {:.3} | val loss {:.4} acc {:.3} ppl {:.1} | {:.0} tokens/s, {:.1}s{own}",
+                "epoch {:>3}/{}: train loss {:.4} acc {:.3} | val loss {:.4} acc {:.3} ppl {:.1}{bpc} | {:.0} tokens/s, {:.1}s{own}",
                 epoch, s.epochs, m.train_loss, m.train_acc, m.val_loss, m.val_acc, m.val_ppl, m.tokens_per_s, m.seconds
             );
         }

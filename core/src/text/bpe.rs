@@ -1,6 +1,5 @@
-//! Byte-pair encoding without allocating (issue #11; the model format does not carry BPE vocabularies yet):
-//! [`Merges`] over the format's merge table, [`encode`] into a caller's buffer, [`Utf8Stream`] to print token
-//! bytes as text.
+//! Byte-pair encoding without allocating: [`Merges`] over the format's merge table (`vocab.merges` of a
+//! `Level::Bpe` model), [`encode`] into a caller's buffer, [`Utf8Stream`] to print token bytes as text.
 //!
 //! Tokens `0..256` are the bytes; merge `(left, right) → merged` joins two earlier tokens, and a lower `merged`
 //! id merges first. Text is cut into chunks exactly as the trainer's learner cuts it (`trainer/src/bpe.rs`): a
@@ -19,7 +18,7 @@ const ENTRY: usize = 12;
 
 /// A merge table: entries `(left, right, merged)` sorted strictly by `(left, right)`, borrowed from the model
 /// bytes (the `vocab.merges` field of `core/FORMAT.md`).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Merges<'a> {
     bytes: &'a [u8],
 }
@@ -75,6 +74,11 @@ impl<'a> Merges<'a> {
             word(self.bytes, at + 4),
             word(self.bytes, at + 8),
         )
+    }
+
+    /// The entries `(left, right, merged)` in table order (sorted by pair).
+    pub fn iter(&self) -> impl Iterator<Item = (u32, u32, u32)> + '_ {
+        (0..self.len()).map(|i| self.entry(i))
     }
 
     /// The token `(left, right)` merges into, if any (binary search).
@@ -200,7 +204,7 @@ pub fn encode(text: &str, merges: &Merges<'_>, out: &mut [u32]) -> Result<usize,
 
 /// Prints token bytes as text: a UTF-8 character split across tokens is printed once it is complete; a byte that
 /// cannot start or continue a character is printed as U+FFFD.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Utf8Stream {
     pending: [u8; 4],
     len: usize,

@@ -2,12 +2,17 @@
 
 use core::fmt::{self, Write};
 
+use super::bpe::Utf8Stream;
 use crate::format::{Level, TokenizerSpec};
 
-/// Streams tokens as text: spaces between words, punctuation attached, sentence capitalization.
+/// Streams tokens as text: spaces between words, punctuation attached, sentence capitalization (word level);
+/// characters as they are (char level); the UTF-8 text of token bytes, a character split across tokens printed
+/// once complete (BPE).
 #[derive(Clone, Copy, Debug)]
 pub struct Detokenizer {
     level: Level,
+    /// BPE: the bytes of a character not complete yet.
+    utf8: Utf8Stream,
     capitalize: bool,
     /// Nothing written yet.
     at_start: bool,
@@ -24,6 +29,7 @@ impl Detokenizer {
     pub fn new(spec: &TokenizerSpec) -> Self {
         Self {
             level: spec.level,
+            utf8: Utf8Stream::default(),
             capitalize: spec.capitalize,
             at_start: true,
             cap_next: true,
@@ -35,6 +41,7 @@ impl Detokenizer {
     /// Forgets what was written (start of a new text).
     pub fn reset(&mut self) {
         *self = Self {
+            utf8: Utf8Stream::default(),
             at_start: true,
             cap_next: true,
             quote_open: false,
@@ -59,6 +66,9 @@ impl Detokenizer {
     /// assert_eq!(s, "<unk>, and the <unk>");
     /// ```
     pub fn write(&mut self, token: &str, out: &mut impl Write) -> fmt::Result {
+        if self.level == Level::Bpe {
+            return self.write_bytes(token.as_bytes(), out);
+        }
         if self.level == Level::Char {
             self.at_start = false;
             return out.write_str(token);
@@ -95,6 +105,35 @@ impl Detokenizer {
         }
         self.at_start = false;
         Ok(())
+    }
+}
+
+impl Detokenizer {
+    /// Writes one token given as bytes: BPE tokens as the UTF-8 text they complete (a character split across
+    /// tokens waits for its last byte; bytes that can never form one print as U+FFFD); word and char tokens as
+    /// [`Self::write`] does (their bytes are always UTF-8).
+    ///
+    /// ```
+    /// use quill_core::{text::Detokenizer, Level, Profile, TokenizerSpec, Unknown};
+    /// let spec = TokenizerSpec { level: Level::Bpe, profile: Profile::Cased, unknown: Unknown::Skip,
+    ///                            sentence_end: None, capitalize: false };
+    /// let mut d = Detokenizer::new(&spec);
+    /// let mut s = String::new();
+    /// let euro = "€".as_bytes();
+    /// for t in [&b"The"[..], b" price:", b" 5", &euro[..2]] { d.write_bytes(t, &mut s).unwrap(); }
+    /// assert_eq!(s, "The price: 5");
+    /// d.write_bytes(&euro[2..], &mut s).unwrap();
+    /// assert_eq!(s, "The price: 5€");
+    /// ```
+    pub fn write_bytes(&mut self, token: &[u8], out: &mut impl Write) -> fmt::Result {
+        match (self.level, core::str::from_utf8(token)) {
+            (Level::Bpe, _) => {
+                self.at_start = false;
+                self.utf8.push(token, out)
+            }
+            (_, Ok(s)) => self.write(s, out),
+            (_, Err(_)) => out.write_char(char::REPLACEMENT_CHARACTER),
+        }
     }
 }
 

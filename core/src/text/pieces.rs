@@ -19,6 +19,8 @@ fn is_default_punct(c: char) -> bool {
 /// Calls `f` for each piece of normalized `text`, in order.
 ///
 /// * `Char` level: every character (sentences end at `.`, `!`, `?`).
+/// * `Bpe` level: the chunks merges stay inside ([`super::bpe::chunks`]); a chunk ending in `.`, `!` or `?`
+///   ends a sentence.
 /// * `Word` level, `seed` profile: sentences are split at `.` (as the notebook did), words inside a sentence are
 ///   split at `' '`, `\t`, `\n` and `_` (Keras `Tokenizer`'s filters that can survive the seed cleaning); a
 ///   sentence ended by `.` is followed by a `.` piece.
@@ -33,6 +35,12 @@ fn is_default_punct(c: char) -> bool {
 /// ```
 pub fn pieces<'t>(level: Level, profile: Profile, text: &'t str, mut f: impl FnMut(Piece<'t>)) {
     match (level, profile) {
+        (Level::Bpe, _) => super::bpe::chunks(text, |chunk| {
+            f(Piece {
+                text: chunk,
+                sentence_end: chunk.ends_with(['.', '!', '?']),
+            })
+        }),
         (Level::Char, _) => {
             for (i, c) in text.char_indices() {
                 let piece = text.get(i..i + c.len_utf8()).unwrap_or("");

@@ -38,9 +38,8 @@ pub struct EvalArgs {
 
 fn head(enc: Encoded, n: usize) -> Encoded {
     Encoded {
-        ids: enc.ids[..n].to_vec(),
-        sentence_end: enc.sentence_end[..n].to_vec(),
         unknown: enc.unknown,
+        ..enc.slice(0..n)
     }
 }
 
@@ -48,17 +47,16 @@ fn head(enc: Encoded, n: usize) -> Encoded {
 pub fn run(args: &EvalArgs) -> Result<()> {
     let raw = corpus::read_all(&corpus::expand(&args.files)?, args.encoding)?;
     let source = Source::open(&args.model)?;
-    let (loss, accuracy, n, engine) = match &source {
+    let (loss, accuracy, n, chars, engine) = match &source {
         Source::Model(bytes, _) => {
             let model = Model::from_bytes(bytes)?;
             let spec = model.tokenizer();
-            let tokens = model.vocab().iter().map(String::from).collect();
-            let vocab = Vocabulary::from_tokens(tokens, spec.level, spec.profile);
+            let vocab = Vocabulary::from_model(&model);
             let enc = vocab.encode(&clean(spec.profile, &raw));
             let n = enc.ids.len().min(args.max_tokens);
             let enc = head(enc, n);
             let loss = core_loss(&model, false, &enc.ids, &enc.sentence_end, args.sentence)?;
-            (loss, None, n, "quill-core int8")
+            (loss, None, n, enc.char_count(), "quill-core int8")
         }
         Source::Checkpoint(path) => {
             let ck = checkpoint::load(path, tch::Device::Cpu)?;
@@ -70,19 +68,16 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                 Context::Stream
             };
             let s = &ck.meta.settings;
-            let (loss, acc) = evaluate(
-                &ck.net,
-                &head(enc, n),
-                context,
-                1,
-                s.seq_len,
-                tch::Device::Cpu,
-            );
-            (loss, Some(acc), n, "libtorch f32")
+            let enc = head(enc, n);
+            let (loss, acc) = evaluate(&ck.net, &enc, context, 1, s.seq_len, tch::Device::Cpu);
+            (loss, Some(acc), n, enc.char_count(), "libtorch f32")
         }
     };
+    // Bits per character: the NLL of the tokens over the characters of cleaned text they stand for.
+    let bpc = loss * n as f64 / (chars.max(1) as f64) / std::f64::consts::LN_2;
     if args.json {
-        let j = serde_json::json!({"tokens": n, "loss": loss, "perplexity": loss.exp(), "accuracy": accuracy,
+        let j = serde_json::json!({"tokens": n, "chars": chars, "loss": loss, "perplexity": loss.exp(),
+                                   "bits_per_char": bpc, "accuracy": accuracy,
                                    "engine": engine, "model": source.path()});
         println!("{j}");
     } else {
@@ -90,7 +85,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             .map(|a| format!(", accuracy {a:.3}"))
             .unwrap_or_default();
         println!(
-            "{n} tokens ({engine}, {}): loss {loss:.4}, perplexity {:.2}{acc}",
+            "{n} tokens, {chars} characters ({engine}, {}): loss {loss:.4}, perplexity {:.2}, {bpc:.3} bits/char{acc}",
             source.path().display(),
             loss.exp()
         );

@@ -44,8 +44,18 @@ pub fn run(args: &InspectArgs) -> Result<()> {
                 m.bytes_per_token()
             );
             println!("  tokenizer: {:?}", m.tokenizer());
-            let first: Vec<&str> = m.vocab().iter().take(12).collect();
-            println!("  vocabulary: {first:?} ...");
+            if m.tokenizer().level == quill_core::Level::Bpe {
+                let merged: Vec<String> = (256..m.vocab().len().min(268) as u32)
+                    .map(|i| String::from_utf8_lossy(m.vocab().token_bytes(i)).into_owned())
+                    .collect();
+                println!(
+                    "  vocabulary: the 256 bytes and {} merges: {merged:?} ...",
+                    m.vocab().merges().len()
+                );
+            } else {
+                let first: Vec<&str> = m.vocab().iter().take(12).collect();
+                println!("  vocabulary: {first:?} ...");
+            }
             println!("  meta: {}", m.meta());
         }
         Source::Checkpoint(path) => {

@@ -31,6 +31,9 @@ pub enum LevelArg {
     Word,
     /// Characters.
     Char,
+    /// Byte-pair encoding: the 256 bytes and --max-vocab − 256 merges learned on the training split (every text
+    /// has tokens: no <unk>; with --profile cased by default).
+    Bpe,
 }
 
 impl LevelArg {
@@ -39,6 +42,7 @@ impl LevelArg {
         match self {
             Self::Word => Level::Word,
             Self::Char => Level::Char,
+            Self::Bpe => Level::Bpe,
         }
     }
 }
@@ -58,9 +62,9 @@ pub struct TrainArgs {
     /// How corpus bytes are decoded.
     #[arg(long, value_enum, default_value_t = Encoding::Utf8)]
     pub encoding: Encoding,
-    /// Cleaning profile.
-    #[arg(long, value_enum, default_value_t = ProfileArg::Default)]
-    pub profile: ProfileArg,
+    /// Cleaning profile [default: `default`; `cased` with --level bpe, whose tokens spell case anyway].
+    #[arg(long, value_enum)]
+    pub profile: Option<ProfileArg>,
     /// Token level.
     #[arg(long, value_enum, default_value_t = LevelArg::Word)]
     pub level: LevelArg,
@@ -143,6 +147,11 @@ pub struct TrainArgs {
     /// Early stopping: stop after this many epochs without a better validation loss; 0 never stops early.
     #[arg(long, default_value_t = 2)]
     pub patience: usize,
+    /// Time budget in minutes of training (0 = none): no epoch starts that would end past it, judged by the
+    /// epoch before (the first always runs). For comparisons at equal training time; the run is then only as
+    /// reproducible as the machine's speed.
+    #[arg(long, default_value_t = 0.0)]
+    pub max_minutes: f64,
     /// Seed for initialization, dropout and shuffling: the same seed and data give the same weights on a device.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -164,9 +173,11 @@ impl TrainArgs {
             corpus: self.corpus.clone(),
             encoding: self.encoding,
             profile: match self.profile {
-                ProfileArg::Seed => Profile::Seed,
-                ProfileArg::Default => Profile::Default,
-                ProfileArg::Cased => Profile::Cased,
+                Some(ProfileArg::Seed) => Profile::Seed,
+                Some(ProfileArg::Default) => Profile::Default,
+                Some(ProfileArg::Cased) => Profile::Cased,
+                None if matches!(self.level, LevelArg::Bpe) => Profile::Cased,
+                None => Profile::Default,
             },
             level: self.level.level(),
             max_vocab: self.max_vocab,
@@ -180,6 +191,7 @@ impl TrainArgs {
             lr: self.lr,
             clip: self.clip,
             patience: self.patience,
+            max_minutes: self.max_minutes,
             seed: self.seed,
             val_split: self.val_split,
             cell: self.cell,

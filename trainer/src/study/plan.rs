@@ -40,6 +40,7 @@ pub fn level_name(level: Level) -> &'static str {
     match level {
         Level::Word => "word",
         Level::Char => "char",
+        Level::Bpe => "bpe",
     }
 }
 
@@ -108,9 +109,9 @@ fn level_settings(corpus: &[String], size: Size, level: Level, o: &Overrides) ->
     let (max_vocab, embed, seq_len) = match (level, size) {
         (Level::Word, Size::Small) => (4_000, 64, 35),
         (Level::Word, Size::Full) => (8_000, 100, 35),
-        // Every character of the corpus (the cleaned SOTU text has ~100).
-        (Level::Char, Size::Small) => (512, 32, 100),
-        (Level::Char, Size::Full) => (512, 64, 150),
+        // Every character of the corpus (the cleaned SOTU text has ~100). (`new` refuses BPE arms.)
+        (Level::Char | Level::Bpe, Size::Small) => (512, 32, 100),
+        (Level::Char | Level::Bpe, Size::Full) => (512, 64, 150),
     };
     TrainSettings {
         corpus: corpus.to_vec(),
@@ -128,6 +129,7 @@ fn level_settings(corpus: &[String], size: Size, level: Level, o: &Overrides) ->
         lr: 0.003,
         clip: 1.0,
         patience: 0,
+        max_minutes: 0.0,
         seed: 0,
         val_split: 0.2,
         cell: Cell::Gru,
@@ -177,6 +179,9 @@ impl Plan {
         levels: &[Level],
         o: &Overrides,
     ) -> Result<Self> {
+        if levels.contains(&Level::Bpe) {
+            bail!("--levels bpe: the forcing study compares char and word models; the token levels (BPE included) are compared by `cargo xtask tokens`");
+        }
         let word = level_settings(corpus, size, Level::Word, o);
         let char = level_settings(corpus, size, Level::Char, o);
         let mut reference = char.clone();
@@ -222,7 +227,8 @@ impl Plan {
     pub fn level(&self, level: Level) -> &TrainSettings {
         match level {
             Level::Word => &self.word,
-            Level::Char => &self.char,
+            // `new` refuses BPE arms.
+            Level::Char | Level::Bpe => &self.char,
         }
     }
 

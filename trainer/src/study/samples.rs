@@ -139,7 +139,7 @@ fn normalized_continuation(prompt: &str, text: &str) -> (String, String) {
 }
 
 /// Generates from `model` after `prompt` until the text holds `len` words: `len` tokens for a word model, as
-/// many characters as that takes (at most 24 per word) for a char model. Returns the text and its token count.
+/// many tokens as that takes (at most 24 per word) for a char or BPE model. Returns the text and its token count.
 fn continue_prompt(
     model: &Model<'_>,
     prompt: &str,
@@ -157,7 +157,7 @@ fn continue_prompt(
             g.generate(len, &mut text)?;
             tokens = len;
         }
-        Level::Char => {
+        Level::Char | Level::Bpe => {
             while tokens < 24 * len && words(&clean(Profile::Default, &text)).len() < len + 1 {
                 g.generate(64, &mut text)?;
                 tokens += 64;

@@ -1,4 +1,5 @@
-//! Best-round µs per generated token: `cargo run --release -p quill-core --example token_min [FILTER]`.
+//! Best-round µs per generated token: `cargo run --release -p quill-core --example token_min [FILTER | MODEL.quill ...]`.
+//! With model files: each file's greedy token on the detected kernel, after the prompt "The state of the Union".
 //!
 //! The criterion bench (`cargo bench -p quill-core --bench token`) reports means, which on a shared machine move
 //! with whatever else runs there. This takes the fastest of many short rounds instead (as Python's `timeit`
@@ -13,6 +14,49 @@ const ROUNDS: usize = 2000;
 const TOKENS_PER_ROUND: usize = 10;
 
 fn best_round(gen: &mut Generator<'_, 160, 1, 64>) -> f64 {
+    best_round_of(gen)
+}
+
+/// `path  V=..  bytes  kernel  greedy  N µs/token` for each model file.
+fn files(paths: &[String]) {
+    for path in paths {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("token_min: cannot read {path}: {e}");
+                std::process::exit(2);
+            }
+        };
+        let model = match Model::from_bytes(&bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("token_min: {path} is not a model quill-core loads: {e}");
+                std::process::exit(2);
+            }
+        };
+        let mut gen: Box<Generator<'_, 1024, 4, 64>> =
+            match Generator::new(&model, quill_core::SamplerConfig::GREEDY, 1) {
+                Ok(g) => Box::new(g),
+                Err(e) => {
+                    eprintln!("token_min: {path}: {e}");
+                    std::process::exit(2);
+                }
+            };
+        let mut echo = String::new();
+        let _ = gen.prime("The state of the Union", &mut echo, |_| {});
+        let us = best_round_of(&mut *gen) * 1e6;
+        println!(
+            "{path} V={} bytes={} {:?} greedy {us:.1} µs/token",
+            model.hyper().vocab,
+            bytes.len(),
+            gen.kernel()
+        );
+    }
+}
+
+fn best_round_of<const D: usize, const L: usize, const K: usize>(
+    gen: &mut Generator<'_, D, L, K>,
+) -> f64 {
     (0..ROUNDS)
         .map(|_| {
             let t = Instant::now();
@@ -25,7 +69,11 @@ fn best_round(gen: &mut Generator<'_, 160, 1, 64>) -> f64 {
 }
 
 fn main() {
-    let only = std::env::args().nth(1); // an optional filter: `lstm`, `gru`, `seed`, `Avx2 greedy`, ...
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if !args.is_empty() && args.iter().all(|a| a.ends_with(".quill")) {
+        return files(&args);
+    }
+    let only = args.first().cloned(); // an optional filter: `lstm`, `gru`, `seed`, `Avx2 greedy`, ...
     let weights = [("int8", DType::I8RowScaled), ("int4", DType::I4GroupScaled)];
     for (((name, hyper, tied), kind), (wname, dtype)) in BENCH_MODELS
         .into_iter()

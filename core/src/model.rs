@@ -3,8 +3,8 @@
 use crate::crc::crc32;
 use crate::error::{Error, TensorName};
 use crate::format::{
-    Hyper, Level, ModelKind, RawModel, RawModelV1, TokenizerSpec, Unknown, FORMAT_VERSION, HEADER_LEN,
-    MAGIC, OLDEST_FORMAT_VERSION,
+    Hyper, Level, ModelKind, RawModel, RawModelV1, TokenizerSpec, Unknown, FORMAT_VERSION,
+    HEADER_LEN, MAGIC, OLDEST_FORMAT_VERSION,
 };
 use crate::limits::{MAX_LAYERS, MAX_VOCAB, MAX_WIDTH};
 use crate::tensor::{F32s, Tensor};

@@ -86,13 +86,13 @@ proptest! {
 
 /// Merges: "ab", "abc", " ab", " abc", "ü" (two bytes), "Zü", " a".
 const MERGES: [(u32, u32); 7] = [
-    (97, 98),   // 256 "ab"
-    (256, 99),  // 257 "abc"
-    (32, 256),  // 258 " ab"
-    (258, 99),  // 259 " abc"
+    (97, 98),     // 256 "ab"
+    (256, 99),    // 257 "abc"
+    (32, 256),    // 258 " ab"
+    (258, 99),    // 259 " abc"
     (0xC3, 0xBC), // 260 "ü"
-    (90, 260),  // 261 "Zü"
-    (32, 97),   // 262 " a"
+    (90, 260),    // 261 "Zü"
+    (32, 97),     // 262 " a"
 ];
 
 fn bpe_bytes() -> Vec<u8> {
@@ -135,7 +135,9 @@ fn priming_a_bpe_model_feeds_the_encoders_tokens_and_echoes_the_prompt() {
     );
     let mut primed: Generator<32, 1, 8> = Generator::new(&m, SamplerConfig::GREEDY, 5).unwrap();
     let mut echo = String::new();
-    let p = primed.prime(prompt, &mut echo, |w| panic!("{w} is unknown")).unwrap();
+    let p = primed
+        .prime(prompt, &mut echo, |w| panic!("{w} is unknown"))
+        .unwrap();
     assert_eq!((p.tokens, p.unknown), (n, 0));
     assert_eq!(echo, prompt);
     let mut fed: Generator<32, 1, 8> = Generator::new(&m, SamplerConfig::GREEDY, 5).unwrap();

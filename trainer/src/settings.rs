@@ -135,7 +135,16 @@ impl TrainSettings {
             bail!("--max-vocab {}: must be in 2..={MAX_VOCAB}", self.max_vocab);
         }
         if !(self.max_minutes >= 0.0 && self.max_minutes.is_finite()) {
-            bail!("--max-minutes must be 0 (no budget) or positive, got {}", self.max_minutes);
+            bail!(
+                "--max-minutes must be 0 (no budget) or positive, got {}",
+                self.max_minutes
+            );
+        }
+        if self.level == Level::Bpe && self.max_vocab <= quill_core::text::bpe::BYTES as usize {
+            bail!(
+                "--max-vocab {}: a BPE vocabulary has the 256 bytes and at least one merge; pass 257 or more (1024 to 8192 are typical)",
+                self.max_vocab
+            );
         }
         if self.min_count < 1 {
             bail!("--min-count must be at least 1");

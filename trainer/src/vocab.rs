@@ -169,13 +169,20 @@ impl Vocabulary {
         if spec.level == Level::Bpe {
             let mut merges = vec![(0, 0); vocab.merges().len()];
             for (l, r, m) in vocab.merges().iter() {
-                if let Some(slot) = m.checked_sub(BYTES).and_then(|i| merges.get_mut(i as usize)) {
+                if let Some(slot) = m
+                    .checked_sub(BYTES)
+                    .and_then(|i| merges.get_mut(i as usize))
+                {
                     *slot = (l, r);
                 }
             }
             return Self::from_merges(merges, spec.profile);
         }
-        Self::from_tokens(vocab.iter().map(String::from).collect(), spec.level, spec.profile)
+        Self::from_tokens(
+            vocab.iter().map(String::from).collect(),
+            spec.level,
+            spec.profile,
+        )
     }
 
     /// Rebuilds the lookup structures the stored fields imply (after deserializing a checkpoint's copy).
@@ -254,9 +261,7 @@ impl Vocabulary {
         if self.level == Level::Bpe {
             out.ids = self.bpe.encode(text);
             let ends: Vec<bool> = (0..self.len() as u32)
-                .map(|i| {
-                    matches!(self.bpe.token_bytes(i).last(), Some(b'.' | b'!' | b'?'))
-                })
+                .map(|i| matches!(self.bpe.token_bytes(i).last(), Some(b'.' | b'!' | b'?')))
                 .collect();
             out.sentence_end = out.ids.iter().map(|&i| ends[i as usize]).collect();
             let lens: Vec<u32> = (0..self.len() as u32)

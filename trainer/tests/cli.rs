@@ -397,3 +397,64 @@ fn a_cased_model_keeps_the_corpus_capitals() {
     let inspect = quill(&["inspect", &format!("{run_s}/best.ckpt")]);
     assert!(inspect.status.success());
 }
+
+#[test]
+fn a_bpe_model_takes_any_prompt_and_never_prints_unk() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = corpus(dir.path());
+    let run = train_tiny(
+        dir.path(),
+        &corpus,
+        "bpe",
+        &["--level", "bpe", "--max-vocab", "300"],
+    );
+    // The run reports bits per character beside perplexity.
+    let metrics = std::fs::read_to_string(format!("{run}/metrics.jsonl")).unwrap();
+    assert!(metrics.contains("\"val_bits_per_char\":"), "{metrics}");
+    let model = dir.path().join("bpe.quill").to_string_lossy().to_string();
+    let export = quill(&["export", &run, "-o", &model]);
+    assert!(export.status.success(), "{}", text(&export.stderr));
+    let inspect = quill(&["inspect", &model]);
+    let shown = text(&inspect.stdout);
+    assert!(
+        shown.contains("Bpe") && shown.contains("the 256 bytes and 44 merges"),
+        "{shown}"
+    );
+    // Words the corpus never had, another script, case: the prompt is echoed whole, nothing is unknown.
+    let prompt = "Zebras of Zürich 中文 will defend";
+    for source in [&model, &run] {
+        let mut args = vec![
+            "generate",
+            source.as_str(),
+            "--prompt",
+            prompt,
+            "--words",
+            "30",
+        ];
+        if source == &run {
+            args.push("--float");
+        }
+        let out = quill(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let (said, err) = (text(&out.stdout), text(&out.stderr));
+        assert!(said.starts_with(prompt), "{said}");
+        assert!(
+            !said.contains("<unk>") && !err.contains("not in the vocabulary"),
+            "{said}{err}"
+        );
+    }
+    // quill eval reads the BPE model file and its checkpoint alike.
+    for source in [&model, &run] {
+        let out = quill(&["eval", source, &corpus, "--json"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("\"bits_per_char\":"));
+    }
+    // Fewer than one merge is refused before any data is read.
+    let bad = quill(&["train", "nope.txt", "--level", "bpe", "--max-vocab", "256"]);
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad.stderr).contains("--max-vocab 256"),
+        "{}",
+        text(&bad.stderr)
+    );
+}

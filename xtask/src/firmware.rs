@@ -74,34 +74,45 @@ fn check_tools(t: &Target) -> Result<()> {
     env::rustup_target(t.triple)
 }
 
-/// A board model: word level, E=H=128, tied, trained on the default corpus.
+/// A board model: E=H=128, tied, trained on the default corpus.
 #[derive(Clone, Copy, Debug)]
 struct BoardModel {
     /// `lstm` or `gru`.
     cell: &'static str,
+    /// `quill train --level`: `word` (the `default` profile) or `bpe` (the `cased` profile).
+    level: &'static str,
     /// Vocabulary size.
     vocab: usize,
     /// `quill export --weights`.
     weights: &'static str,
 }
 
-/// The models `cargo xtask test` runs on the STM32F405: both cells at int8, and int4 with twice the vocabulary
-/// in the same flash.
-const MODELS: [BoardModel; 3] = [
+/// The models `cargo xtask test` runs on the STM32F405: both cells at int8, int4 with twice the vocabulary in
+/// the same flash, and subword tokens (BPE, case kept, no `<unk>`).
+const MODELS: [BoardModel; 4] = [
     BoardModel {
         cell: "lstm",
+        level: "word",
         vocab: 4096,
         weights: "int8",
     },
     BoardModel {
         cell: "gru",
+        level: "word",
         vocab: 4096,
         weights: "int8",
     },
     BoardModel {
         cell: "gru",
+        level: "word",
         vocab: 8192,
         weights: "int4",
+    },
+    BoardModel {
+        cell: "gru",
+        level: "bpe",
+        vocab: 4096,
+        weights: "int8",
     },
 ];
 
@@ -109,22 +120,25 @@ const MODELS: [BoardModel; 3] = [
 /// which wins the measured comparison.
 const DEFAULT_MODEL: BoardModel = BoardModel {
     cell: "gru",
+    level: "word",
     vocab: 4096,
     weights: "int8",
 };
 
 impl BoardModel {
     fn name(&self) -> String {
-        format!("{} {} V={}", self.cell, self.weights, self.vocab)
+        let level = if self.level == "word" { "" } else { " BPE" };
+        format!("{} {}{level} V={}", self.cell, self.weights, self.vocab)
     }
 
     /// The cache folder: the LSTM int8 V=4096 model keeps the folder it always had.
     fn dir(&self, quick: bool) -> PathBuf {
         let base = if quick { "board-test" } else { "board" };
-        let name = match (self.cell, self.weights, self.vocab) {
-            ("lstm", "int8", 4096) => base.to_string(),
-            ("gru", "int8", 4096) => format!("{base}-gru"),
-            (cell, weights, vocab) => format!("{base}-{cell}-{weights}-v{vocab}"),
+        let name = match (self.cell, self.weights, self.vocab, self.level) {
+            ("lstm", "int8", 4096, "word") => base.to_string(),
+            ("gru", "int8", 4096, "word") => format!("{base}-gru"),
+            (cell, weights, vocab, "word") => format!("{base}-{cell}-{weights}-v{vocab}"),
+            (cell, weights, vocab, level) => format!("{base}-{cell}-{weights}-v{vocab}-{level}"),
         };
         cache().join(name)
     }
@@ -152,6 +166,8 @@ fn board_model(env: &Env, quill: &Path, quick: bool, m: BoardModel) -> Result<Pa
         &d,
         "--cell",
         m.cell,
+        "--level",
+        m.level,
         "--max-vocab",
         &vocab,
         "--embed",
@@ -357,7 +373,7 @@ fn value<'a>(args: &'a [String], flag: &str) -> Result<Option<&'a String>> {
     }
 }
 
-/// `cargo xtask firmware [--board B] [--model PATH | --cell lstm|gru --weights int8|int4 --vocab N]
+/// `cargo xtask firmware [--board B] [--model PATH | --cell lstm|gru --level word|bpe --weights int8|int4 --vocab N]
 /// [--sampled] [--interactive]`.
 pub fn run_cli(args: &[String]) -> Result<()> {
     let t = target(value(args, "--board")?.map_or("stm32f405", |b| b.as_str()))?;
@@ -368,6 +384,12 @@ pub fn run_cli(args: &[String]) -> Result<()> {
         Some("lstm") => m.cell = "lstm",
         Some("gru") => m.cell = "gru",
         Some(other) => bail!("--cell {other}: use lstm or gru"),
+    }
+    match value(args, "--level")?.map(|c| c.as_str()) {
+        None => {}
+        Some("word") => m.level = "word",
+        Some("bpe") => m.level = "bpe",
+        Some(other) => bail!("--level {other}: use word or bpe"),
     }
     match value(args, "--weights")?.map(|c| c.as_str()) {
         None => {}

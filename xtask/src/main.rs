@@ -5,6 +5,7 @@
 //! * `bench-train`   training throughput (tokens/s); `--peer` side by side with PyTorch in Python
 //! * `bench-token`   µs per generated token, quill-core int8/int4 beside PyTorch dynamic int8 and f32
 //! * `firmware`      build the firmware for a board and run it under QEMU (`--board`, `--interactive`, `--model`)
+//! * `tokens`        word, char and BPE token levels at equal training time: bits/char, bytes, µs/token, samples
 //! * `test-boards`   only the board checks of `test` (every board under QEMU, the interactive prompt, the M0+ build)
 //! * `fuzz`          coverage-guided fuzzing of model loading and generation on stable Rust (`--seconds N`)
 //! * `setup`         only the libtorch set-up (prints the environment to build `quill-trainer` by hand)
@@ -14,6 +15,7 @@ mod bench_token;
 mod env;
 mod firmware;
 mod fuzz;
+mod tokens;
 
 use anyhow::{bail, Result};
 
@@ -36,9 +38,10 @@ fn main() -> Result<()> {
         "firmware" => firmware::run_cli(rest),
         "test-boards" => firmware::test(&Env::setup()?),
         "fuzz" => fuzz::run_cli(rest),
+        "tokens" => tokens::run_cli(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo|test|bench-train [--peer] [--cells lstm,gru] [--batch 32,64,256]|bench-token [--rounds R]|firmware [--board B] [--interactive] [--model PATH | --cell lstm|gru --weights int8|int4 --vocab N] [--sampled]|test-boards|fuzz [--seconds N]|setup>"
+                "usage: cargo xtask <demo|test|bench-train [--peer] [--cells lstm,gru] [--batch 32,64,256]|bench-token [--rounds R]|firmware [--board B] [--interactive] [--model PATH | --cell lstm|gru --level word|bpe --weights int8|int4 --vocab N] [--sampled]|test-boards|tokens [--minutes M] [--sentences N] [--rounds R]|fuzz [--seconds N]|setup>"
             );
             if job == "help" {
                 Ok(())

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use quill_core::Model;
+use quill_core::Unknown;
 
 use crate::checkpoint;
 use crate::source::Source;
@@ -73,6 +74,14 @@ pub fn run(args: &InspectArgs) -> Result<()> {
                 ck.meta.vocab.level,
                 ck.meta.vocab.profile
             );
+            if let Unknown::Map(unk) = ck.meta.vocab.spec().unknown {
+                let n = ck.val_tokens.len();
+                let unknown = ck.val_tokens.iter().filter(|&&t| t == unk).count();
+                println!(
+                    "  validation tokens kept: {n}, {unknown} of them <unk> ({:.2}%)",
+                    100.0 * unknown as f64 / n.max(1) as f64
+                );
+            }
             println!("  settings: {}", serde_json::to_string(&ck.meta.settings)?);
         }
     }

@@ -172,6 +172,7 @@ mod tests {
             lr: 0.01,
             clip: 1.0,
             patience: 0,
+            max_minutes: 0.0,
             seed: 0,
             val_split: 0.25,
             cell: Cell::Gru,

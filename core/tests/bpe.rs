@@ -201,3 +201,19 @@ proptest! {
         quill_core::testing::exercise(&bytes);
     }
 }
+
+#[test]
+fn every_corrupted_byte_of_a_bpe_model_is_refused_or_harmless() {
+    use quill_core::testing::{exercise, with_header};
+    let bytes = bpe_bytes();
+    let payload = &bytes[16..];
+    // Every byte up to the end of the merge table (tokenizer and vocabulary), then a sample of the weights.
+    let table_end = 8 + 4 * 264 + (256 + 2 + 3 + 3 + 4 + 2 + 3 + 2) + 4 * 263 + 12 * 7 + 16;
+    let sampled = (table_end..payload.len()).step_by(61);
+    for at in (0..table_end.min(payload.len())).chain(sampled) {
+        let mut bad = payload.to_vec();
+        bad[at] ^= 0x5A;
+        // Past the checksum, into the decoder and the vocabulary checks; whatever loads must generate.
+        exercise(&with_header(&bad));
+    }
+}

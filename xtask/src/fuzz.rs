@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use quill_core::testing::{random_cell, random_model, tiny_model_bytes};
+use quill_core::testing::{random_bpe, random_cell, random_model, tiny_model_bytes};
 use quill_core::{DType, Hyper, ModelKind};
 
 use crate::env::{cargo, run, workspace};
@@ -94,6 +94,14 @@ fn write_seeds(corpus: &Path) -> Result<()> {
         random_cell(ModelKind::Gru, hyper, false, DType::F32, 5).to_bytes()?,
         random_cell(ModelKind::Lstm, hyper, false, DType::I4GroupScaled, 6).to_bytes()?,
         random_cell(ModelKind::Gru, hyper, false, DType::I4GroupScaled, 7).to_bytes()?,
+        // BPE: a merge table and byte-string tokens for the fuzzer to corrupt.
+        random_bpe(
+            &[(116, 104), (256, 101), (32, 257), (97, 110)],
+            8,
+            DType::I8RowScaled,
+            8,
+        )
+        .to_bytes()?,
     ];
     for (i, file) in models.iter().enumerate() {
         let payload = file.get(16..).unwrap_or_default();

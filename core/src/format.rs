@@ -121,6 +121,10 @@ pub enum Profile {
     /// `Default` without lowercasing: case survives ("The United States", "I"), so the detokenizer does not
     /// capitalize.
     Cased,
+    /// Text as it is, for subword tokens that can spell anything: page markers removed and words hyphenated
+    /// across lines joined (as `Default`), control characters dropped, every run of whitespace one space;
+    /// case, symbols (`$ % ( ) €`), curly quotes, dashes and emoji kept.
+    Text,
 }
 
 /// What happens to a prompt word that is not in the vocabulary.

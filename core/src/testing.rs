@@ -138,7 +138,7 @@ pub fn random_cell(
     }
 }
 
-/// A BPE-level, `cased`-profile GRU with random weights over `merges` (V = 256 + merges; merge `r` makes token
+/// A BPE-level, `text`-profile GRU with random weights over `merges` (V = 256 + merges; merge `r` makes token
 /// `256 + r`, so each pair names earlier tokens), E = H = `width`.
 pub fn random_bpe(merges: &[(u32, u32)], width: u32, dtype: DType, seed: u64) -> ModelBuilder {
     let hyper = Hyper {
@@ -150,7 +150,7 @@ pub fn random_bpe(merges: &[(u32, u32)], width: u32, dtype: DType, seed: u64) ->
     ModelBuilder {
         tokenizer: TokenizerSpec {
             level: Level::Bpe,
-            profile: Profile::Cased,
+            profile: Profile::Text,
             unknown: Unknown::Skip,
             sentence_end: None,
             capitalize: false,

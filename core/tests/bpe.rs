@@ -124,7 +124,7 @@ fn priming_a_bpe_model_feeds_the_encoders_tokens_and_echoes_the_prompt() {
     use quill_core::{Generator, Model, SamplerConfig};
     let bytes = bpe_bytes();
     let m = Model::from_bytes(&bytes).unwrap();
-    let prompt = "abc ab abcd Zürich"; // the cased profile keeps it as it is
+    let prompt = "abc ab abcd Zürich"; // the text profile keeps it as it is
     let mut ids = [0u32; 64];
     let n = encode(prompt, m.vocab().merges(), &mut ids).unwrap();
     // "abc", " ab", then " abcd": "ab" (rank 0) before " ab" (2), "abc" (1) before " ab": " ", "abc", "d";
@@ -195,9 +195,9 @@ proptest! {
         let mut echo = String::new();
         let p = g.prime(&text, &mut echo, |_| {}).unwrap();
         prop_assert_eq!(p.unknown, 0);
-        // The echo is the normalized prompt (the cased profile), every character of it.
+        // The echo is the normalized prompt (the text profile), every character of it.
         let mut norm = quill_core::text::NormBuf::<1024>::new();
-        prop_assert_eq!(echo, norm.normalize(quill_core::Profile::Cased, &text).unwrap());
+        prop_assert_eq!(echo, norm.normalize(quill_core::Profile::Text, &text).unwrap());
         quill_core::testing::exercise(&bytes);
     }
 }

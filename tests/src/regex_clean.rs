@@ -41,7 +41,20 @@ pub fn clean(profile: Profile, text: &str) -> String {
         Profile::Seed => seed_clean(&lower(text)),
         Profile::Default => default_clean(text, true),
         Profile::Cased => default_clean(text, false),
+        Profile::Text => text_clean(text),
     }
+}
+
+/// Controls that are not spaces.
+static CONTROL: LazyLock<Regex> = LazyLock::new(|| re(r"[\p{Cc}&&[^\s\x1C-\x1F]]"));
+static SPACES: LazyLock<Regex> = LazyLock::new(|| re(r"[\s\x1C-\x1F]+"));
+
+fn text_clean(text: &str) -> String {
+    let t = PAGE.replace_all(text, " ");
+    let t = join_hyphens(&t);
+    let t = CONTROL.replace_all(&t, "");
+    let t = SPACES.replace_all(&t, " ");
+    t.trim_matches(' ').to_string()
 }
 
 fn seed_clean(lowered: &str) -> String {

@@ -52,7 +52,7 @@ proptest! {
 
     #[test]
     fn trainer_and_core_normalizers_agree(s in text_strategy(), any_text in "\\PC{0,40}") {
-        for profile in [Profile::Seed, Profile::Default, Profile::Cased] {
+        for profile in [Profile::Seed, Profile::Default, Profile::Cased, Profile::Text] {
             prop_assert_eq!(clean(profile, &s), core(profile, &s), "{:?} on {:?}", profile, s);
             prop_assert_eq!(clean(profile, &any_text), core(profile, &any_text), "{:?} on {:?}", profile, any_text);
         }

@@ -133,7 +133,7 @@ impl Vocabulary {
 
     /// Whether unknown words become `<unk>` (default profile) or are dropped (seed, as Keras did).
     fn maps_unknown(level: Level, profile: Profile) -> bool {
-        level == Level::Word && matches!(profile, Profile::Default | Profile::Cased)
+        level == Level::Word && matches!(profile, Profile::Default | Profile::Cased | Profile::Text)
     }
 
     /// A word or char vocabulary from its token list.
@@ -251,7 +251,8 @@ impl Vocabulary {
             unknown,
             sentence_end,
             // Cased text keeps its own capitals.
-            capitalize: self.level == Level::Word && self.profile != Profile::Cased,
+            capitalize: self.level == Level::Word
+                && matches!(self.profile, Profile::Seed | Profile::Default),
         }
     }
 

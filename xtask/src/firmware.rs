@@ -79,7 +79,7 @@ fn check_tools(t: &Target) -> Result<()> {
 struct BoardModel {
     /// `lstm` or `gru`.
     cell: &'static str,
-    /// `quill train --level`: `word` (the `default` profile) or `bpe` (the `cased` profile).
+    /// `quill train --level`: `word` (the `default` profile) or `bpe` (the `text` profile).
     level: &'static str,
     /// Vocabulary size.
     vocab: usize,

@@ -115,7 +115,7 @@ impl Detokenizer {
     ///
     /// ```
     /// use quill_core::{text::Detokenizer, Level, Profile, TokenizerSpec, Unknown};
-    /// let spec = TokenizerSpec { level: Level::Bpe, profile: Profile::Cased, unknown: Unknown::Skip,
+    /// let spec = TokenizerSpec { level: Level::Bpe, profile: Profile::Text, unknown: Unknown::Skip,
     ///                            sentence_end: None, capitalize: false };
     /// let mut d = Detokenizer::new(&spec);
     /// let mut s = String::new();

@@ -85,6 +85,8 @@ impl<const N: usize> NormBuf<N> {
 /// assert_eq!(out, "hello worldits 3.5 oclock"); // the notebook joined words across line breaks
 /// let out = normalize(Profile::Default, "“Well—” she said.\nPage 12\nA hyphen-\nated word", &mut a, &mut b).unwrap();
 /// assert_eq!(out, "\"well - \" she said. a hyphenated word");
+/// let out = normalize(Profile::Text, "“Well—” she paid $5 (€4).\nPage 12\nA hyphen-\nated\tword 🙂", &mut a, &mut b).unwrap();
+/// assert_eq!(out, "“Well—” she paid $5 (€4). A hyphenated word 🙂");
 /// ```
 pub fn normalize<'b, B: TextBuf>(
     profile: Profile,
@@ -108,7 +110,33 @@ pub fn normalize<'b, B: TextBuf>(
             filter_collapse(a.as_str(), profile == Profile::Default, b)?;
             Ok(b.as_str())
         }
+        Profile::Text => {
+            page_markers(input, a)?;
+            join_hyphenated(a.as_str(), b)?;
+            a.clear();
+            collapse_spaces(b.as_str(), a)?;
+            Ok(a.as_str())
+        }
     }
+}
+
+/// Text pass 3: control characters that are not spaces are dropped; every run of spaces (`is_space`) is one
+/// `' '`; no space at either end.
+fn collapse_spaces(input: &str, out: &mut impl Write) -> fmt::Result {
+    let (mut started, mut pending_space) = (false, false);
+    for c in input.chars() {
+        if is_space(c) {
+            pending_space = started;
+        } else if !c.is_control() {
+            if pending_space {
+                out.write_char(' ')?;
+                pending_space = false;
+            }
+            started = true;
+            out.write_char(c)?;
+        }
+    }
+    Ok(())
 }
 
 /// Seed: lowercase; keep word chars, spaces and `.`; drop `\n` before a word char (`\n(?=\w)`).

@@ -72,7 +72,7 @@ pub fn pieces<'t>(level: Level, profile: Profile, text: &'t str, mut f: impl FnM
                 }
             }
         }
-        (Level::Word, Profile::Default | Profile::Cased) => {
+        (Level::Word, Profile::Default | Profile::Cased | Profile::Text) => {
             for chunk in text.split(' ').filter(|c| !c.is_empty()) {
                 let mut rest = chunk;
                 while !rest.is_empty() {

@@ -22,6 +22,9 @@ pub enum ProfileArg {
     Default,
     /// `default` keeping case ("The United States"; the vocabulary grows, nothing is capitalized after the fact).
     Cased,
+    /// The text as it is (case, `$ % ( ) €`, curly quotes, dashes, emoji), whitespace runs as one space and
+    /// control characters dropped: for `--level bpe`, which spells anything.
+    Text,
 }
 
 /// Token level names on the command line.
@@ -32,7 +35,7 @@ pub enum LevelArg {
     /// Characters.
     Char,
     /// Byte-pair encoding: the 256 bytes and --max-vocab − 256 merges learned on the training split (every text
-    /// has tokens: no <unk>; with --profile cased by default).
+    /// has tokens: no <unk>; with --profile text by default).
     Bpe,
 }
 
@@ -62,7 +65,7 @@ pub struct TrainArgs {
     /// How corpus bytes are decoded.
     #[arg(long, value_enum, default_value_t = Encoding::Utf8)]
     pub encoding: Encoding,
-    /// Cleaning profile [default: `default`; `cased` with --level bpe, whose tokens spell case anyway].
+    /// Cleaning profile [default: `default`; `text` with --level bpe, whose tokens spell anything].
     #[arg(long, value_enum)]
     pub profile: Option<ProfileArg>,
     /// Token level.
@@ -176,7 +179,8 @@ impl TrainArgs {
                 Some(ProfileArg::Seed) => Profile::Seed,
                 Some(ProfileArg::Default) => Profile::Default,
                 Some(ProfileArg::Cased) => Profile::Cased,
-                None if matches!(self.level, LevelArg::Bpe) => Profile::Cased,
+                Some(ProfileArg::Text) => Profile::Text,
+                None if matches!(self.level, LevelArg::Bpe) => Profile::Text,
                 None => Profile::Default,
             },
             level: self.level.level(),

@@ -1,5 +1,5 @@
-//! `cargo xtask tokens [--minutes M] [--sentences N] [--rounds R] [--out DIR]`: word, char and BPE token levels
-//! compared at equal training time (issue #11).
+//! `cargo xtask tokens [--minutes M] [--sentences N] [--rounds R] [--out DIR] [--arms word-8000,bpe-8192]`: word,
+//! char and BPE token levels compared at equal training time (issue #11).
 //!
 //! Every arm trains a GRU with the same E = 100, H = 150 on the same cleaned text (the first N sentences of the
 //! default corpus, `--profile cased` for all, so every arm predicts the same characters) for the same time budget
@@ -98,6 +98,8 @@ const SAMPLER: &[&str] = &[
 const SAMPLE_CHARS: f64 = 400.0;
 
 struct Options {
+    /// Indices into [`ARMS`], in table order.
+    arms: Vec<usize>,
     minutes: String,
     sentences: String,
     rounds: usize,
@@ -106,6 +108,7 @@ struct Options {
 
 fn parse(args: &[String]) -> Result<Options> {
     let mut o = Options {
+        arms: (0..ARMS.len()).collect(),
         minutes: "5".into(),
         sentences: "10000".into(),
         rounds: 2,
@@ -138,8 +141,20 @@ fn parse(args: &[String]) -> Result<Options> {
                     .with_context(|| format!("--rounds {v}: give a number of rounds, such as 2"))?;
             }
             "--out" => o.out = PathBuf::from(value()?),
+            "--arms" => {
+                let v = value()?;
+                o.arms = v
+                    .split(',')
+                    .map(|name| {
+                        ARMS.iter().position(|a| a.name == name.trim()).with_context(|| {
+                            let all: Vec<&str> = ARMS.iter().map(|a| a.name).collect();
+                            format!("--arms: no arm {name:?}; the arms are {}", all.join(","))
+                        })
+                    })
+                    .collect::<Result<_>>()?;
+            }
             other => bail!(
-                "unknown flag {other}; cargo xtask tokens [--minutes 5] [--sentences 10000] [--rounds 2] [--out runs/tokens]"
+                "unknown flag {other}; cargo xtask tokens [--minutes 5] [--sentences 10000] [--rounds 2] [--out runs/tokens] [--arms word-8000,char,bpe-1024,bpe-4096,bpe-8192]"
             ),
         }
     }
@@ -208,7 +223,8 @@ pub fn run_cli(args: &[String]) -> Result<()> {
     let quill = env.build_quill()?;
     let corpus = env::corpus()?.to_string_lossy().to_string();
     std::fs::create_dir_all(&o.out).with_context(|| format!("creating {}", o.out.display()))?;
-    for arm in &ARMS {
+    let arms: Vec<&Arm> = o.arms.iter().map(|&i| &ARMS[i]).collect();
+    for arm in &arms {
         let dir = o.out.join(arm.name);
         let model = dir.join("model.quill");
         if model.exists() {
@@ -249,7 +265,7 @@ pub fn run_cli(args: &[String]) -> Result<()> {
         ]))?;
     }
     let mut measured: Vec<Measured> = Vec::new();
-    for arm in &ARMS {
+    for arm in &arms {
         let dir = o.out.join(arm.name);
         let mut m = Measured::default();
         read_metrics(&dir, &mut m)?;
@@ -284,7 +300,7 @@ pub fn run_cli(args: &[String]) -> Result<()> {
         measured.push(m);
     }
     // µs per token: every model in one process per round, rounds alternating, so the arms share the machine.
-    let models: Vec<String> = ARMS
+    let models: Vec<String> = arms
         .iter()
         .map(|a| {
             o.out
@@ -321,7 +337,7 @@ pub fn run_cli(args: &[String]) -> Result<()> {
             }
         }
     }
-    let report = table(&o, &measured);
+    let report = table(&o, &arms, &measured);
     let path = o.out.join("tokens.md");
     let tmp = path.with_extension("md.tmp");
     std::fs::write(&tmp, &report)?;
@@ -341,20 +357,25 @@ fn range(v: &[f64]) -> String {
     }
 }
 
-fn table(o: &Options, measured: &[Measured]) -> String {
+fn table(o: &Options, arms: &[&Arm], measured: &[Measured]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "# Token levels at equal training time\n\n`cargo xtask tokens --minutes {} --sentences {} --rounds {}`: GRU, E = 100, H = 150, the first {} sentences of \
+        "# Token levels at equal training time\n\n`cargo xtask tokens --minutes {} --sentences {} --rounds {} --arms {}`: GRU, E = 100, H = 150, the first {} sentences of \
          the default corpus (`--profile cased`), {} minutes of training each, best validation epoch, int8.\n",
-        o.minutes, o.sentences, o.rounds, o.sentences, o.minutes
+        o.minutes,
+        o.sentences,
+        o.rounds,
+        arms.iter().map(|a| a.name).collect::<Vec<_>>().join(","),
+        o.sentences,
+        o.minutes
     );
     let _ = writeln!(
         s,
         "| level | V | held-out bits/char | tokens/char | <unk> | model bytes | µs/token greedy | epochs (best) | training s | tokens/s |"
     );
     let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for (arm, m) in ARMS.iter().zip(measured) {
+    for (arm, m) in arms.iter().zip(measured) {
         let _ = writeln!(
             s,
             "| {} | {} | {:.3} | {:.3} | {} | {} | {} | {} ({}) | {:.0} | {:.0} |",
@@ -376,7 +397,7 @@ fn table(o: &Options, measured: &[Measured]) -> String {
         "\nSamples: `quill generate <model> --prompt \"{PROMPT}\" {}`, about {SAMPLE_CHARS:.0} characters of tokens.\n",
         SAMPLER.join(" ")
     );
-    for (arm, m) in ARMS.iter().zip(measured) {
+    for (arm, m) in arms.iter().zip(measured) {
         let _ = writeln!(s, "**{}**: {}\n", arm.name, m.sample);
     }
     s

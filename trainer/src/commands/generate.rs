@@ -59,7 +59,7 @@ pub struct GenerateArgs {
     /// Text to continue (cleaned and tokenized as the model was trained); echoed as typed.
     #[arg(long, default_value = "")]
     pub prompt: String,
-    /// Tokens (words and punctuation marks, or characters) to generate per text.
+    /// Tokens (words and punctuation marks, characters, or BPE subwords) to generate per text.
     #[arg(long, default_value_t = 50)]
     pub words: usize,
     /// Texts to generate; text i uses seed + i.

@@ -71,7 +71,7 @@ pub struct TrainArgs {
     /// Token level.
     #[arg(long, value_enum, default_value_t = LevelArg::Word)]
     pub level: LevelArg,
-    /// Most tokens in the vocabulary, <unk> included.
+    /// Most tokens in the vocabulary, <unk> included (BPE: the 256 bytes included, so at least 257).
     #[arg(long, default_value_t = 10_000)]
     pub max_vocab: usize,
     /// Least occurrences for a token to enter the vocabulary.

@@ -1,4 +1,4 @@
-//! Byte-pair encoding (issue #11, first step): learning merges from text and encoding with them.
+//! Byte-pair encoding: learning merges from text (`quill train --level bpe`) and encoding with them.
 //!
 //! The base vocabulary is the 256 bytes, so every UTF-8 text is representable (no `<unk>`); merge `r` creates
 //! token `256 + r` from a pair of earlier tokens, and a lower id merges first. Text is first cut into chunks by

@@ -4,29 +4,20 @@
 use cortex_m::peripheral::SYST;
 
 use super::cortex::{self, abort};
-use super::{Board, Clock};
+use super::{Board, Clock, Reg};
 
-/// A memory-mapped register.
-struct Reg(usize);
-
-impl Reg {
-    fn read(&self) -> u32 {
-        // SAFETY: `Reg` is only built below for the CMSDK APB UART0 registers (secure alias of 0x4020_0000, the
-        // address AN505 gives), word-aligned and readable at any time.
-        unsafe { core::ptr::read_volatile(self.0 as *const u32) }
-    }
-
-    fn write(&self, v: u32) {
-        // SAFETY: as for `read`.
-        unsafe { core::ptr::write_volatile(self.0 as *mut u32, v) }
-    }
+/// A register of this board.
+const fn reg(addr: usize) -> Reg<u32> {
+    // SAFETY: only called below, for the CMSDK APB UART0 registers (secure alias of 0x4020_0000, the address AN505
+    // gives), word-aligned and readable and writable at any time.
+    unsafe { Reg::at(addr) }
 }
 
 const UART0: usize = 0x5020_0000;
-const DATA: Reg = Reg(UART0);
-const STATE: Reg = Reg(UART0 + 0x04);
-const CTRL: Reg = Reg(UART0 + 0x08);
-const BAUDDIV: Reg = Reg(UART0 + 0x10);
+const DATA: Reg<u32> = reg(UART0);
+const STATE: Reg<u32> = reg(UART0 + 0x04);
+const CTRL: Reg<u32> = reg(UART0 + 0x08);
+const BAUDDIV: Reg<u32> = reg(UART0 + 0x10);
 /// The FPGA's main clock (AN505: 20 MHz), which feeds the core and the UART.
 const MAINCLK_HZ: u32 = 20_000_000;
 

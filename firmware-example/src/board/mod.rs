@@ -31,6 +31,34 @@ mod cortex;
 #[cfg(target_arch = "arm")]
 pub use cortex::abort;
 
+/// A memory-mapped device register of width `T` (`u8` or `u32`) at a fixed address: the one volatile access
+/// path of every board. Each board builds its registers through one `const fn` whose SAFETY line says why its
+/// addresses qualify.
+pub struct Reg<T>(usize, core::marker::PhantomData<T>);
+
+impl<T: Copy> Reg<T> {
+    /// The register at `addr`.
+    ///
+    /// # Safety
+    /// `addr` is a device register of width `T`, aligned for it, that may be read and written at any time (an
+    /// access does nothing beyond what the device itself does on it).
+    pub const unsafe fn at(addr: usize) -> Self {
+        Self(addr, core::marker::PhantomData)
+    }
+
+    /// Reads the register.
+    pub fn read(&self) -> T {
+        // SAFETY: `at`'s contract: a readable device register of width `T`, aligned.
+        unsafe { core::ptr::read_volatile(self.0 as *const T) }
+    }
+
+    /// Writes the register.
+    pub fn write(&self, v: T) {
+        // SAFETY: `at`'s contract: a writable device register of width `T`, aligned.
+        unsafe { core::ptr::write_volatile(self.0 as *mut T, v) }
+    }
+}
+
 /// The core clock a board runs at.
 #[derive(Clone, Copy, Debug)]
 pub struct Clock {

@@ -1,30 +1,21 @@
 //! QEMU `virt` (RV32IMAC, one hart): NS16550A UART0 at 115200 8N1, `mcycle` as the cycle counter (under
 //! `-icount` it counts instructions), the SiFive test device to stop QEMU.
 
-use super::{Board, Clock};
+use super::{Board, Clock, Reg};
 
-/// A byte-wide memory-mapped register.
-struct Reg(usize);
-
-impl Reg {
-    fn read(&self) -> u8 {
-        // SAFETY: `Reg` is only built below for the NS16550A's registers at the address the `virt` machine's
-        // device tree gives; byte reads have no side effect beyond the UART's own (RBR pops a byte).
-        unsafe { core::ptr::read_volatile(self.0 as *const u8) }
-    }
-
-    fn write(&self, v: u8) {
-        // SAFETY: as for `read`.
-        unsafe { core::ptr::write_volatile(self.0 as *mut u8, v) }
-    }
+/// A byte-wide register of this board.
+const fn reg(addr: usize) -> Reg<u8> {
+    // SAFETY: only called below, for the NS16550A's registers at the address the `virt` machine's device tree
+    // gives; byte accesses have no side effect beyond the UART's own (reading RBR pops a byte).
+    unsafe { Reg::at(addr) }
 }
 
 const UART: usize = 0x1000_0000;
-const RBR_THR_DLL: Reg = Reg(UART);
-const IER_DLM: Reg = Reg(UART + 1);
-const FCR: Reg = Reg(UART + 2);
-const LCR: Reg = Reg(UART + 3);
-const LSR: Reg = Reg(UART + 5);
+const RBR_THR_DLL: Reg<u8> = reg(UART);
+const IER_DLM: Reg<u8> = reg(UART + 1);
+const FCR: Reg<u8> = reg(UART + 2);
+const LCR: Reg<u8> = reg(UART + 3);
+const LSR: Reg<u8> = reg(UART + 5);
 /// The `virt` machine's UART clock (its device tree says 3.6864 MHz): divisor 2 for 115200 baud.
 const DIVISOR: u8 = 2;
 /// SiFive test device ("finisher"): writing 0x5555 stops QEMU with status 0, `code << 16 | 0x3333` with `code`.

@@ -9,44 +9,42 @@
 use cortex_m::peripheral::SYST;
 
 use super::cortex::{self, abort};
-use super::{Board, Clock};
+use super::{Board, Clock, Reg};
 
-/// A memory-mapped register.
-struct Reg(usize);
+/// A register of this board.
+const fn reg(addr: usize) -> Reg<u32> {
+    // SAFETY: only called below, for the STM32F405's documented peripheral registers (RM0090), which are
+    // word-aligned and readable and writable at any time; the values written are the ones RM0090 documents.
+    unsafe { Reg::at(addr) }
+}
 
-impl Reg {
-    fn read(&self) -> u32 {
-        // SAFETY: `Reg` is only built below for the STM32F405's documented peripheral registers (RM0090),
-        // which are word-aligned and readable at any time.
-        unsafe { core::ptr::read_volatile(self.0 as *const u32) }
-    }
+/// Read-modify-write, for the register fields set-up changes.
+trait Modify {
+    fn modify(&self, f: impl FnOnce(u32) -> u32);
+}
 
-    fn write(&self, v: u32) {
-        // SAFETY: as for `read`; the values written are the ones RM0090 documents for these fields.
-        unsafe { core::ptr::write_volatile(self.0 as *mut u32, v) }
-    }
-
+impl Modify for Reg<u32> {
     fn modify(&self, f: impl FnOnce(u32) -> u32) {
         self.write(f(self.read()));
     }
 }
 
 const RCC: usize = 0x4002_3800;
-const RCC_CR: Reg = Reg(RCC);
-const RCC_PLLCFGR: Reg = Reg(RCC + 0x04);
-const RCC_CFGR: Reg = Reg(RCC + 0x08);
-const RCC_AHB1ENR: Reg = Reg(RCC + 0x30);
-const RCC_APB1ENR: Reg = Reg(RCC + 0x40);
-const FLASH_ACR: Reg = Reg(0x4002_3C00);
+const RCC_CR: Reg<u32> = reg(RCC);
+const RCC_PLLCFGR: Reg<u32> = reg(RCC + 0x04);
+const RCC_CFGR: Reg<u32> = reg(RCC + 0x08);
+const RCC_AHB1ENR: Reg<u32> = reg(RCC + 0x30);
+const RCC_APB1ENR: Reg<u32> = reg(RCC + 0x40);
+const FLASH_ACR: Reg<u32> = reg(0x4002_3C00);
 const GPIOA: usize = 0x4002_0000;
-const GPIOA_MODER: Reg = Reg(GPIOA);
-const GPIOA_PUPDR: Reg = Reg(GPIOA + 0x0C);
-const GPIOA_AFRL: Reg = Reg(GPIOA + 0x20);
+const GPIOA_MODER: Reg<u32> = reg(GPIOA);
+const GPIOA_PUPDR: Reg<u32> = reg(GPIOA + 0x0C);
+const GPIOA_AFRL: Reg<u32> = reg(GPIOA + 0x20);
 const USART2: usize = 0x4000_4400;
-const USART_SR: Reg = Reg(USART2);
-const USART_DR: Reg = Reg(USART2 + 0x04);
-const USART_BRR: Reg = Reg(USART2 + 0x08);
-const USART_CR1: Reg = Reg(USART2 + 0x0C);
+const USART_SR: Reg<u32> = reg(USART2);
+const USART_DR: Reg<u32> = reg(USART2 + 0x04);
+const USART_BRR: Reg<u32> = reg(USART2 + 0x08);
+const USART_CR1: Reg<u32> = reg(USART2 + 0x0C);
 
 /// Polls of a ready flag before giving up (the PLL locks in ~100 µs; a poll takes a few cycles at 16 MHz).
 const MAX_POLLS: u32 = 200_000;

@@ -13,10 +13,6 @@ use quill_core::{DType, Generator, Kernel, Model, ModelKind};
 const ROUNDS: usize = 2000;
 const TOKENS_PER_ROUND: usize = 10;
 
-fn best_round(gen: &mut Generator<'_, 160, 1, 64>) -> f64 {
-    best_round_of(gen)
-}
-
 /// `path  V=..  bytes  kernel  greedy  N µs/token` for each model file.
 fn files(paths: &[String]) {
     for path in paths {
@@ -44,7 +40,7 @@ fn files(paths: &[String]) {
             };
         let mut echo = String::new();
         let _ = gen.prime("The state of the Union", &mut echo, |_| {});
-        let us = best_round_of(&mut *gen) * 1e6;
+        let us = best_round(&mut *gen) * 1e6;
         println!(
             "{path} V={} bytes={} {:?} greedy {us:.1} µs/token",
             model.hyper().vocab,
@@ -54,7 +50,7 @@ fn files(paths: &[String]) {
     }
 }
 
-fn best_round_of<const D: usize, const L: usize, const K: usize>(
+fn best_round<const D: usize, const L: usize, const K: usize>(
     gen: &mut Generator<'_, D, L, K>,
 ) -> f64 {
     (0..ROUNDS)

@@ -208,7 +208,22 @@ fn every_corrupted_byte_of_a_bpe_model_is_refused_or_harmless() {
     let bytes = bpe_bytes();
     let payload = &bytes[16..];
     // Every byte up to the end of the merge table (tokenizer and vocabulary), then a sample of the weights.
-    let table_end = 8 + 4 * 264 + (256 + 2 + 3 + 3 + 4 + 2 + 3 + 2) + 4 * 263 + 12 * 7 + 16;
+    let mut entries: Vec<(u32, u32, u32)> = MERGES
+        .iter()
+        .enumerate()
+        .map(|(r, &(l, rr))| (l, rr, 256 + r as u32))
+        .collect();
+    entries.sort_unstable();
+    let table: Vec<u8> = entries
+        .iter()
+        .flat_map(|&(l, r, m)| [l, r, m])
+        .flat_map(u32::to_le_bytes)
+        .collect();
+    let table_end = payload
+        .windows(table.len())
+        .position(|w| w == table)
+        .expect("the merge table is in the payload")
+        + table.len();
     let sampled = (table_end..payload.len()).step_by(61);
     for at in (0..table_end.min(payload.len())).chain(sampled) {
         let mut bad = payload.to_vec();

@@ -140,11 +140,8 @@ impl TrainSettings {
                 self.max_minutes
             );
         }
-        if self.level == Level::Bpe && self.max_vocab <= quill_core::text::bpe::BYTES as usize {
-            bail!(
-                "--max-vocab {}: a BPE vocabulary has the 256 bytes and at least one merge; pass 257 or more (1024 to 8192 are typical)",
-                self.max_vocab
-            );
+        if self.level == Level::Bpe {
+            crate::vocab::check_bpe_size(self.max_vocab)?;
         }
         if self.min_count < 1 {
             bail!("--min-count must be at least 1");

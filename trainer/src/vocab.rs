@@ -25,7 +25,7 @@ pub struct Vocabulary {
     /// BPE: merge `r` joins a pair of tokens into token `256 + r` (empty for word and char levels).
     #[serde(default)]
     pub merges: Vec<(u32, u32)>,
-    /// Token string → id (for BPE, the tokens that are whole UTF-8 strings).
+    /// Token string → id (word and char levels).
     #[serde(skip)]
     index: HashMap<String, u32>,
     /// The BPE encoder over `merges`.
@@ -57,6 +57,15 @@ fn chars_between(text: &str, starts: &[usize]) -> Vec<u32> {
         .zip(ends)
         .map(|(&a, b)| text.get(a..b).map_or(0, |t| t.chars().count() as u32))
         .collect()
+}
+
+/// A BPE vocabulary needs room for a merge beyond the 256 bytes (`TrainSettings::validate` and
+/// [`Vocabulary::build`] both ask).
+pub fn check_bpe_size(max_vocab: usize) -> Result<()> {
+    if max_vocab <= BYTES as usize {
+        bail!("--max-vocab {max_vocab}: a BPE vocabulary has the 256 bytes and at least one merge; pass 257 or more (1024 to 8192 are typical)");
+    }
+    Ok(())
 }
 
 impl Encoded {
@@ -94,9 +103,7 @@ impl Vocabulary {
         min_count: usize,
     ) -> Result<Self> {
         if level == Level::Bpe {
-            if max_vocab <= BYTES as usize {
-                bail!("--max-vocab {max_vocab}: a BPE vocabulary has the 256 bytes and at least one merge; pass 257 or more (1024 to 8192 are typical)");
-            }
+            check_bpe_size(max_vocab)?;
             let bpe = Bpe::learn(text, max_vocab);
             if bpe.is_empty() {
                 bail!("the corpus has no pair of bytes twice after cleaning: give more text");
@@ -189,9 +196,6 @@ impl Vocabulary {
     pub fn reindexed(mut self) -> Self {
         if self.level == Level::Bpe {
             self.bpe = Bpe::from_merges(self.merges.clone());
-            self.index = (0..self.len() as u32)
-                .filter_map(|i| Some((String::from_utf8(self.bpe.token_bytes(i)).ok()?, i)))
-                .collect();
         } else {
             self.index = self
                 .tokens
@@ -228,7 +232,7 @@ impl Vocabulary {
         }
     }
 
-    /// The id of a token.
+    /// The id of a word or char token (BPE has no piece-to-token map: [`Self::encode`] text instead).
     pub fn id(&self, token: &str) -> Option<u32> {
         self.index.get(token).copied()
     }
@@ -260,19 +264,17 @@ impl Vocabulary {
     pub fn encode(&self, text: &str) -> Encoded {
         let mut out = Encoded::default();
         if self.level == Level::Bpe {
-            out.ids = self.bpe.encode(text);
-            let ends: Vec<bool> = (0..self.len() as u32)
-                .map(|i| matches!(self.bpe.token_bytes(i).last(), Some(b'.' | b'!' | b'?')))
-                .collect();
-            out.sentence_end = out.ids.iter().map(|&i| ends[i as usize]).collect();
-            let lens: Vec<u32> = (0..self.len() as u32)
+            // Per token id: whether it ends a sentence, and its characters (UTF-8 lead bytes: a character split
+            // across tokens counts where it starts).
+            let per_token: Vec<(bool, u32)> = (0..self.len() as u32)
                 .map(|i| {
-                    // UTF-8 lead bytes: a character split across tokens counts where it starts.
                     let b = self.bpe.token_bytes(i);
-                    b.iter().filter(|&&b| b & 0xC0 != 0x80).count() as u32
+                    let lead = b.iter().filter(|&&b| b & 0xC0 != 0x80).count() as u32;
+                    (matches!(b.last(), Some(b'.' | b'!' | b'?')), lead)
                 })
                 .collect();
-            out.chars = out.ids.iter().map(|&i| lens[i as usize]).collect();
+            out.ids = self.bpe.encode(text);
+            (out.sentence_end, out.chars) = out.ids.iter().map(|&i| per_token[i as usize]).unzip();
             return out;
         }
         let mut starts = Vec::new();

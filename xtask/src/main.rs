@@ -77,6 +77,16 @@ pub const DEMO_TRAIN: &[&str] = &[
     "32",
 ];
 
+/// The demo's sampled text (and the samples of `cargo xtask tokens`): temperature 0.8, top-k 40, penalty 1.3.
+pub const DEMO_SAMPLER: &[&str] = &[
+    "--temperature",
+    "0.8",
+    "--top-k",
+    "40",
+    "--repetition-penalty",
+    "1.3",
+];
+
 fn demo() -> Result<()> {
     let env = Env::setup()?;
     let corpus = env::corpus()?;
@@ -94,16 +104,7 @@ fn demo() -> Result<()> {
         ("greedy, as the seed notebook", vec![]),
         (
             "temperature 0.8, top-k 40, repetition penalty 1.3, 3 texts",
-            vec![
-                "--temperature",
-                "0.8",
-                "--top-k",
-                "40",
-                "--repetition-penalty",
-                "1.3",
-                "--count",
-                "3",
-            ],
+            [DEMO_SAMPLER, &["--count", "3"]].concat(),
         ),
     ] {
         println!("\n== {what} ==");

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::env::{self, cargo, json_field, run, stdout_of, workspace, Env};
+use crate::DEMO_SAMPLER;
 
 /// One token level under comparison.
 struct Arm {
@@ -82,18 +83,9 @@ const COMMON: &[&str] = &[
     "32",
 ];
 
-/// The prompt of the samples, and their sampler (the demo's).
+/// The prompt of the samples; their sampler is the demo's, seeded.
 const PROMPT: &str = "The state of the Union";
-const SAMPLER: &[&str] = &[
-    "--temperature",
-    "0.8",
-    "--top-k",
-    "40",
-    "--repetition-penalty",
-    "1.3",
-    "--seed",
-    "1",
-];
+const SEED: &[&str] = &["--seed", "1"];
 /// Characters of each sample (the token count follows from the arm's tokens per character).
 const SAMPLE_CHARS: f64 = 400.0;
 
@@ -294,7 +286,8 @@ pub fn run_cli(args: &[String]) -> Result<()> {
                     "--words",
                     &tokens,
                 ])
-                .args(SAMPLER),
+                .args(DEMO_SAMPLER)
+                .args(SEED),
         )?;
         m.sample = text.trim().to_string();
         measured.push(m);
@@ -395,7 +388,7 @@ fn table(o: &Options, arms: &[&Arm], measured: &[Measured]) -> String {
     let _ = writeln!(
         s,
         "\nSamples: `quill generate <model> --prompt \"{PROMPT}\" {}`, about {SAMPLE_CHARS:.0} characters of tokens.\n",
-        SAMPLER.join(" ")
+        [DEMO_SAMPLER, SEED].concat().join(" ")
     );
     for (arm, m) in arms.iter().zip(measured) {
         let _ = writeln!(s, "**{}**: {}\n", arm.name, m.sample);

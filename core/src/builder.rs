@@ -10,6 +10,7 @@ use crate::format::{
     DType, Hyper, Level, ModelKind, RawLayer, RawModel, RawTensor, RawVocab, TokenizerSpec,
     FORMAT_VERSION, HEADER_LEN, INT4_GROUP, MAGIC,
 };
+use crate::int4::Int4Shape;
 use crate::model::Model;
 use crate::text::bpe::BYTES;
 
@@ -83,15 +84,14 @@ fn round_group(w: &[f32], step: f32) -> (Vec<i8>, f64) {
 impl OwnedTensor {
     /// Quantizes a row-major f32 matrix to int4 as `FORMAT.md` lays it out: per row a scale
     /// `max_group(max|w_group| / 7) / 63`; per group of 32 columns a multiplier `m` in 0..=63 (picked by `how`);
-    /// `q = round(w / (m · scale))` in `[-7, 7]`. `data` holds the multipliers (row-major), then the nibbles `q + 8`
-    /// (per group 16 bytes: column k low, k + 16 high; the last group padded with `q = 0`).
+    /// `q = round(w / (m · scale))` in `[-7, 7]`. `data` holds the multipliers, then the nibbles `q + 8`, in blocks
+    /// of 32 rows (the last padded with zero rows) and groups of 32 columns (the last padded with `q = 0`).
     pub fn quantize_i4(values: &[f32], rows: usize, cols: usize, how: Int4Scale) -> Self {
-        let groups = cols.div_ceil(INT4_GROUP);
-        let mut mults = Vec::with_capacity(rows * groups);
-        let mut nibbles = Vec::with_capacity(rows * groups * 16);
+        let shape = Int4Shape::new(rows, cols);
+        let mut data = shape.zeros();
         let mut scales = Vec::with_capacity(rows);
         let top = f32::from(crate::format::INT4_MAX_MULTIPLIER);
-        for row in values.chunks(cols.max(1)).take(rows) {
+        for (r, row) in values.chunks(cols.max(1)).take(rows).enumerate() {
             let ideal: Vec<f32> = row
                 .chunks(INT4_GROUP)
                 .map(|g| g.iter().fold(0.0f32, |m, &v| m.max(libm::fabsf(v))) / 7.0)
@@ -103,7 +103,7 @@ impl OwnedTensor {
                 0.0
             };
             scales.push(scale);
-            for (w, &ideal) in row.chunks(INT4_GROUP).zip(&ideal) {
+            for (g, (w, &ideal)) in row.chunks(INT4_GROUP).zip(&ideal).enumerate() {
                 let want = if scale > 0.0 { ideal / scale } else { 0.0 };
                 let hi = libm::roundf(want).clamp(0.0, top) as u8;
                 let lo = match how {
@@ -117,20 +117,17 @@ impl OwnedTensor {
                         (best_m, best) = (m, cand);
                     }
                 }
-                let mut q = best.0;
-                q.resize(INT4_GROUP, 0);
-                mults.push(best_m);
-                for k in 0..16 {
-                    nibbles.push(((q[k] + 8) as u8) | (((q[k + 16] + 8) as u8) << 4));
+                data[shape.mult_at(r, g)] = best_m;
+                for (k, &q) in best.0.iter().enumerate() {
+                    shape.set_q(&mut data, r, INT4_GROUP * g + k, q);
                 }
             }
         }
-        mults.extend_from_slice(&nibbles);
         Self {
             dtype: DType::I4GroupScaled,
             rows,
             cols,
-            data: mults,
+            data,
             scales,
         }
     }
@@ -189,25 +186,22 @@ impl OwnedTensor {
                 .flat_map(|(row, &s)| row.iter().map(move |&q| f32::from(q as i8) * s))
                 .collect(),
             DType::I4GroupScaled => {
-                let groups = self.cols.div_ceil(INT4_GROUP);
-                let (mults, nibbles) = self.data.split_at(self.rows * groups);
-                let mut out = Vec::with_capacity(self.rows * self.cols);
-                for (r, row) in nibbles.chunks(16 * groups.max(1)).enumerate() {
-                    for c in 0..self.cols {
-                        let (g, k) = (c / INT4_GROUP, c % INT4_GROUP);
-                        let q = crate::tensor::nibble(&row[16 * g..16 * g + 16], k);
-                        let m = mults[r * groups + g];
-                        out.push(f32::from(i16::from(q) * i16::from(m)) * self.scales[r]);
-                    }
-                }
-                out
+                let s = Int4Shape::new(self.rows, self.cols);
+                let (rows, cols) = (0..self.rows, 0..self.cols);
+                let w = |r: usize, c: usize| {
+                    let (q, m) = (s.q(&self.data, r, c), s.m(&self.data, r, c / INT4_GROUP));
+                    f32::from(i16::from(q) * i16::from(m)) * self.scales[r]
+                };
+                rows.flat_map(|r| cols.clone().map(move |c| (r, c)))
+                    .map(|(r, c)| w(r, c))
+                    .collect()
             }
         }
     }
 
     fn raw<'s>(&'s self, scales: &'s [u8]) -> RawTensor<'s> {
         RawTensor {
-            dtype: self.dtype,
+            dtype: self.dtype.code(),
             rows: self.rows as u32,
             cols: self.cols as u32,
             data: &self.data,

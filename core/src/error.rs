@@ -141,6 +141,14 @@ pub enum Error {
     WriteFailed,
     /// The int8 path was asked to run a model stored in f32; use the float path or export it as int8.
     NotQuantized,
+    /// A tensor's dtype code is not one this build reads: the retired first int4 layout (code 2, development
+    /// builds before 2026-12) or a code from a newer writer.
+    UnsupportedDType {
+        /// The tensor.
+        tensor: TensorName,
+        /// The code in the file.
+        found: u32,
+    },
     /// A sampling setting is out of range (temperature ≤ 0, top-p outside (0, 1], penalty < 1, ...).
     BadSamplingConfig {
         /// Which setting.
@@ -197,6 +205,15 @@ impl fmt::Display for Error {
             Self::WriteFailed => f.write_str("writing the text failed: the output (buffer, port, stream) refused it"),
             Self::NotQuantized => f.write_str("the int8 path needs an int8 model; export without `--float` or use the float path"),
             Self::BadSamplingConfig { name } => write!(f, "sampling setting `{name}` is out of range"),
+            Self::UnsupportedDType { tensor, found: crate::format::RETIRED_INT4_CODE } => write!(
+                f,
+                "{tensor} is stored in the first int4 layout (dtype 2, development builds before 2026-12), which \
+                 this build no longer reads; export the checkpoint again (`quill export CHECKPOINT --weights int4`)"
+            ),
+            Self::UnsupportedDType { tensor, found } => write!(
+                f,
+                "{tensor} has dtype {found}, which this build does not know; upgrade quill-core or export it as int8"
+            ),
         }
     }
 }

@@ -70,7 +70,8 @@ pub struct Hyper {
     pub layers: u32,
 }
 
-/// How the tensor bytes are to be read.
+/// How the tensor bytes are to be read. On the wire a tensor's dtype is a code ([`DType::code`]): `0` int8, `1`
+/// f32, `3` int4; code `2` was the first int4 layout of development builds, retired (see `FORMAT.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DType {
     /// `rows*cols` int8 values in `[-127, 127]` plus one f32 scale per row: `w[r][c] = q[r][c] * scale[r]`.
@@ -78,22 +79,50 @@ pub enum DType {
     /// `rows*cols` f32 little-endian values, no scales (reference exports; the int8 path refuses them).
     F32,
     /// 4-bit weights in `[-7, 7]` with one f32 scale per row and a 6-bit multiplier (0..=63) per group of
-    /// [`INT4_GROUP`] columns: `w[r][c] = q[r][c] * m[r][c / 32] * scale[r]` (format version 2; layout in
-    /// `FORMAT.md`). The products stay exact integers up to the row scale, as for int8.
+    /// [`INT4_GROUP`] columns: `w[r][c] = q[r][c] * m[r][c / 32] * scale[r]` (format version 2, code 3; rows in
+    /// blocks of [`INT4_BLOCK`], layout in `FORMAT.md`). The products stay exact integers up to the row scale, as
+    /// for int8.
     I4GroupScaled,
 }
 
-/// Columns per group of an [`DType::I4GroupScaled`] tensor; each group is stored in 16 bytes of nibbles.
+/// Columns per group of an [`DType::I4GroupScaled`] tensor: one multiplier each.
 pub const INT4_GROUP: usize = 32;
+
+/// Rows per block of an [`DType::I4GroupScaled`] tensor: rows `r` and `r + 16` of a block share each byte (low and
+/// high nibble), and the last block is padded with zero rows.
+pub const INT4_BLOCK: usize = 32;
 
 /// The largest int4 group multiplier: with `|q| ≤ 7` and `|x| ≤ 127` a row of 16,384 columns sums to at most
 /// 16384·7·127·63 < 2³¹.
 pub const INT4_MAX_MULTIPLIER: u8 = 63;
 
+/// The wire code of the first int4 layout (row-major groups of 16 bytes), written by development builds before
+/// 2026-12 and no longer read: [`crate::Error::UnsupportedDType`] asks for a new export.
+pub const RETIRED_INT4_CODE: u32 = 2;
+
 impl DType {
     /// Whether the integer path runs this dtype (int8 and int4).
     pub const fn is_integer(self) -> bool {
         matches!(self, Self::I8RowScaled | Self::I4GroupScaled)
+    }
+
+    /// The dtype's code in a model file.
+    pub const fn code(self) -> u32 {
+        match self {
+            Self::I8RowScaled => 0,
+            Self::F32 => 1,
+            Self::I4GroupScaled => 3,
+        }
+    }
+
+    /// The dtype of a file's code (`None` for the retired code 2 and unknown codes).
+    pub const fn from_code(code: u32) -> Option<Self> {
+        match code {
+            0 => Some(Self::I8RowScaled),
+            1 => Some(Self::F32),
+            3 => Some(Self::I4GroupScaled),
+            _ => None,
+        }
     }
 }
 
@@ -154,7 +183,8 @@ pub struct TokenizerSpec {
 /// One tensor as stored. Shapes are checked by [`crate::Model::from_bytes`].
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub(crate) struct RawTensor<'a> {
-    pub dtype: DType,
+    /// [`DType::code`] (postcard writes it as the varint an enum index would be).
+    pub dtype: u32,
     pub rows: u32,
     pub cols: u32,
     /// Row-major values: `rows*cols` bytes (int8) or `4*rows*cols` bytes (f32 LE).

@@ -66,6 +66,7 @@ mod crc;
 mod error;
 pub mod format;
 mod generator;
+mod int4;
 pub mod kernels;
 pub mod limits;
 mod model;
@@ -83,7 +84,8 @@ pub use builder::{quantize_row, Int4Scale, ModelBuilder, OwnedLayer, OwnedTensor
 pub use crc::crc32;
 pub use error::{Error, TensorName};
 pub use format::{
-    DType, Hyper, Level, ModelKind, Profile, TokenizerSpec, Unknown, FORMAT_VERSION, INT4_GROUP,
+    DType, Hyper, Level, ModelKind, Profile, TokenizerSpec, Unknown, FORMAT_VERSION, INT4_BLOCK,
+    INT4_GROUP,
 };
 pub use generator::{Generator, Precision, Primed, State};
 pub use kernels::Kernel;

@@ -1,7 +1,8 @@
 //! Validated, borrowed views of the tensors inside a model file.
 
 use crate::error::{Error, TensorName};
-use crate::format::{DType, RawTensor, INT4_GROUP, INT4_MAX_MULTIPLIER};
+use crate::format::{DType, RawTensor, INT4_BLOCK, INT4_GROUP, INT4_MAX_MULTIPLIER};
+use crate::int4::Int4Shape;
 
 /// A borrowed run of little-endian f32 values (unaligned in the file, so read one at a time).
 #[derive(Clone, Copy, Debug)]
@@ -68,26 +69,11 @@ pub struct Tensor<'a> {
     pub(crate) cols: usize,
     /// Storage kind.
     pub(crate) dtype: DType,
-    /// `rows*cols` int8 (I8RowScaled); or (I4GroupScaled) `rows * groups` group multipliers (row-major, each
-    /// 0..=63) followed by `rows * 16 * groups` bytes of nibbles (per group of 32 columns, byte k holds column k
-    /// in its low nibble and column k + 16 in its high nibble, each `q + 8`); or `4*rows*cols` bytes of f32 LE.
+    /// `rows*cols` int8 (I8RowScaled); or (I4GroupScaled) the multipliers (0..=63), then the nibbles `q + 8`, in
+    /// blocks of 32 rows and groups of 32 columns as [`Int4Shape`] places them; or `4*rows*cols` bytes of f32 LE.
     pub(crate) data: &'a [u8],
     /// One scale per row (I8RowScaled, I4GroupScaled), empty for F32.
     pub(crate) scales: F32s<'a>,
-}
-
-/// Groups of [`INT4_GROUP`] columns in a row of `cols` (the last one zero-padded).
-#[inline(always)]
-pub(crate) const fn groups(cols: usize) -> usize {
-    cols.div_ceil(INT4_GROUP)
-}
-
-/// The int4 value of column `k` (0..32) of a 16-byte group: the nibble minus 8 (offset binary).
-#[inline(always)]
-pub(crate) fn nibble(group: &[u8], k: usize) -> i8 {
-    let b = group.get(k % 16).copied().unwrap_or(0x88);
-    let n = if k < 16 { b & 0x0F } else { b >> 4 };
-    n as i8 - 8
 }
 
 impl<'a> Tensor<'a> {
@@ -98,6 +84,10 @@ impl<'a> Tensor<'a> {
         cols: usize,
         name: TensorName,
     ) -> Result<Self, Error> {
+        let dtype = DType::from_code(raw.dtype).ok_or(Error::UnsupportedDType {
+            tensor: name,
+            found: raw.dtype,
+        })?;
         let (r, c) = (raw.rows as usize, raw.cols as usize);
         if r != rows || c != cols {
             return Err(Error::ShapeMismatch {
@@ -107,11 +97,10 @@ impl<'a> Tensor<'a> {
             });
         }
         let elems = rows.checked_mul(cols).ok_or(Error::Malformed)?;
-        let (bytes, scales) = match raw.dtype {
+        let (bytes, scales) = match dtype {
             DType::I8RowScaled => (elems, F32s::new(raw.scales, rows, name, true)?),
             DType::I4GroupScaled => {
-                let g = rows.checked_mul(groups(cols)).ok_or(Error::Malformed)?;
-                let bytes = g.checked_mul(17).ok_or(Error::Malformed)?;
+                let bytes = Int4Shape::new(rows, cols).len().ok_or(Error::Malformed)?;
                 (bytes, F32s::new(raw.scales, rows, name, true)?)
             }
             DType::F32 => {
@@ -133,7 +122,7 @@ impl<'a> Tensor<'a> {
                 found: raw.data.len(),
             });
         }
-        if raw.dtype == DType::I8RowScaled {
+        if dtype == DType::I8RowScaled {
             if let Some(index) = raw.data.iter().position(|&b| b == 0x80) {
                 // -128 is outside the symmetric range the SIMD kernels rely on (no i16 pair overflow).
                 return Err(Error::WeightOutOfRange {
@@ -142,13 +131,13 @@ impl<'a> Tensor<'a> {
                 });
             }
         }
-        if raw.dtype == DType::I4GroupScaled {
-            check_nibbles(raw.data, rows, cols, name)?;
+        if dtype == DType::I4GroupScaled {
+            check_nibbles(raw.data, Int4Shape::new(rows, cols), name)?;
         }
         Ok(Self {
             rows,
             cols,
-            dtype: raw.dtype,
+            dtype,
             data: raw.data,
             scales,
         })
@@ -174,10 +163,10 @@ impl<'a> Tensor<'a> {
         self.data.len() + 4 * self.scales.len()
     }
 
-    /// Scale groups per row (int4 tensors).
+    /// Where an int4 tensor's weights and multipliers are (meaningful for int4 tensors only).
     #[inline(always)]
-    pub(crate) fn groups(&self) -> usize {
-        groups(self.cols)
+    pub(crate) fn int4(&self) -> Int4Shape {
+        Int4Shape::new(self.rows, self.cols)
     }
 
     /// The int8 values of row `r` (empty for other dtypes or out-of-range rows).
@@ -202,21 +191,6 @@ impl<'a> Tensor<'a> {
         }
     }
 
-    /// The group multipliers of row `r` of an int4 tensor (`groups` bytes).
-    #[inline(always)]
-    pub(crate) fn multipliers(&self, r: usize) -> &'a [u8] {
-        let g = self.groups();
-        self.data.get(r * g..(r + 1) * g).unwrap_or(&[])
-    }
-
-    /// The nibbles of row `r` of an int4 tensor: `groups` runs of 16 bytes (empty for other dtypes).
-    #[inline(always)]
-    pub(crate) fn nibbles(&self, r: usize) -> &'a [u8] {
-        let n = 16 * self.groups();
-        let at = self.rows * self.groups() + r * n;
-        self.data.get(at..at + n).unwrap_or(&[])
-    }
-
     /// Element `(r, c)` as f32 (dequantized for int8): the float reference path reads weights through this.
     #[inline(always)]
     pub fn get_f32(&self, r: usize, c: usize) -> f32 {
@@ -227,47 +201,52 @@ impl<'a> Tensor<'a> {
             }
             DType::F32 => F32s(self.data).get(i),
             DType::I4GroupScaled => {
-                let (g, k) = (c / INT4_GROUP, c % INT4_GROUP);
-                let group = self.nibbles(r).get(16 * g..16 * g + 16).unwrap_or(&[]);
-                let m = self.multipliers(r).get(g).copied().unwrap_or(0);
-                f32::from(i16::from(nibble(group, k)) * i16::from(m)) * self.scales.get(r)
+                let s = self.int4();
+                let (q, m) = (s.q(self.data, r, c), s.m(self.data, r, c / INT4_GROUP));
+                f32::from(i16::from(q) * i16::from(m)) * self.scales.get(r)
             }
         }
     }
 }
 
-/// An int4 tensor's bytes are canonical: multipliers at most [`INT4_MAX_MULTIPLIER`] ([`Error::Malformed`]),
-/// no nibble 0 (`q = -8`, [`Error::WeightOutOfRange`] with the row-major index of such a weight), and the
-/// padding past `cols` in each row's last group `q = 0` ([`Error::Malformed`]).
-fn check_nibbles(data: &[u8], rows: usize, cols: usize, name: TensorName) -> Result<(), Error> {
-    let g = groups(cols);
-    let (mults, nibbles) = data.split_at((rows * g).min(data.len()));
-    if mults.iter().any(|&m| m > INT4_MAX_MULTIPLIER) {
-        return Err(Error::Malformed);
-    }
-    let row_len = 16 * g;
-    let low_bad = |b: u8| b & 0x0F == 0;
-    if let Some(pos) = nibbles.iter().position(|&b| low_bad(b) || b & 0xF0 == 0) {
-        let (r, at) = (pos / row_len.max(1), pos % row_len.max(1));
-        let k = at % 16
-            + if nibbles.get(pos).is_some_and(|&b| low_bad(b)) {
-                0
-            } else {
-                16
-            };
-        return Err(Error::WeightOutOfRange {
-            tensor: name,
-            index: r * cols + (at / 16) * INT4_GROUP + k,
-        });
-    }
-    let used = cols % INT4_GROUP;
-    if used != 0 {
-        for row in nibbles.chunks_exact(row_len).take(rows) {
-            let last = row.get(row_len - 16..).unwrap_or(&[]);
-            if (used..INT4_GROUP).any(|k| nibble(last, k) != 0) {
+/// An int4 tensor's bytes are canonical: multipliers at most [`INT4_MAX_MULTIPLIER`] and 0 for the padding rows
+/// ([`Error::Malformed`]); no nibble 0 (`q = -8`: [`Error::WeightOutOfRange`] with the row-major index of the
+/// first such weight); the padding rows and columns `q = 0` ([`Error::Malformed`]).
+fn check_nibbles(data: &[u8], s: Int4Shape, name: TensorName) -> Result<(), Error> {
+    let (mults, nibbles) = data.split_at(s.mult_len().min(data.len()));
+    let used_rows = s.rows - (s.blocks.max(1) - 1) * INT4_BLOCK;
+    let padding_row = |i: usize, b: usize| b + 1 == s.blocks && i >= used_rows;
+    for (j, group) in mults.chunks_exact(INT4_BLOCK).enumerate() {
+        let b = j / s.groups.max(1);
+        for (i, &m) in group.iter().enumerate() {
+            if m > INT4_MAX_MULTIPLIER || (m != 0 && padding_row(i, b)) {
                 return Err(Error::Malformed);
             }
         }
+    }
+    let nibble = |r: usize, c: usize| {
+        let (at, shift) = s.nibble_at(r, c);
+        (data.get(at).copied().unwrap_or(0x88) >> shift) & 0x0F
+    };
+    let (rows, cols) = (s.blocks * INT4_BLOCK, s.groups * INT4_GROUP);
+    if nibbles.iter().any(|&b| b & 0x0F == 0 || b & 0xF0 == 0) {
+        // Name the first bad weight in row-major order (a bad padding nibble is caught below).
+        for r in 0..s.rows {
+            if let Some(c) = (0..s.cols).find(|&c| nibble(r, c) == 0) {
+                return Err(Error::WeightOutOfRange {
+                    tensor: name,
+                    index: r * s.cols + c,
+                });
+            }
+        }
+    }
+    let padding_cols = (0..s.rows).flat_map(|r| (s.cols..cols).map(move |c| (r, c)));
+    let padding_rows = (s.rows..rows).flat_map(|r| (0..cols).map(move |c| (r, c)));
+    if padding_cols
+        .chain(padding_rows)
+        .any(|(r, c)| nibble(r, c) != 8)
+    {
+        return Err(Error::Malformed);
     }
     Ok(())
 }

@@ -173,152 +173,106 @@ pub(super) fn matvec_block<const D: usize>(data: &[u8], cols: usize, x: &QVec<D>
     }
 }
 
-/// `Σ_g m_g · 16·Σ_c u·x / 16` over a row's groups, `u = q + 8` (the caller takes the offset `8·Σ_g m_g·Σx_g`
-/// off): per word of nibbles, `(w << 4) & 0xF0F0F0F0` and `w & 0xF0F0F0F0` are four `16·u` each (low and high
-/// nibbles), `UXTB16` splits them into pairs for `SMLAD` against the activation pairs of `QVec::perm` (low-nibble
-/// pairs at `px`, high at `px + 32` within each group's 64 bytes); per group the sum is shifted back by 4
-/// (exact) and multiplied by the group's multiplier (`MLA`). Written out and unrolled per group (13 registers
-/// live): 14 instructions per word of 8 weights and 6 per group, against the int8 loop's 11.5 per 8.
+/// One chunk of [`lane_sums`]: the lane's word at `off`, the activation pairs at `xoff`.
+macro_rules! chunk {
+    ($off:literal, $xoff:literal) => {
+        concat!(
+            "ldr {w}, [{p}, #",
+            $off,
+            "]\n",
+            "ldrd {x02}, {x13}, [{px}, #",
+            $xoff,
+            "]\n",
+            "and {t}, {w}, {mask}\n",
+            "and {w}, {mask}, {w}, lsr #4\n",
+            "uxtb16 {v}, {t}\n",
+            "smlad {lo}, {v}, {x02}, {lo}\n",
+            "uxtb16 {v}, {t}, ror #8\n",
+            "smlad {lo}, {v}, {x13}, {lo}\n",
+            "uxtb16 {v}, {w}\n",
+            "smlad {hi}, {v}, {x02}, {hi}\n",
+            "uxtb16 {v}, {w}, ror #8\n",
+            "smlad {hi}, {v}, {x13}, {hi}\n",
+        )
+    };
+}
+
+/// One lane of one int4 group (`FORMAT.md`): the sums `Σ q·x` of its two rows (low and high nibbles), both
+/// starting at `start` (`−8·Σx`, the offset of `u = q + 8`). Per chunk one word of 8 nibbles: `and` with
+/// `0x0F0F0F0F` (and with the word shifted by 4) leaves `u` in each byte, `UXTB16` splits the bytes into pairs for
+/// `SMLAD` against the activation pairs (x0, x2), (x1, x3) of `QVec::perm`. Written out (the compiler's version
+/// spills): 12 instructions per 8 weights, 11 registers.
 ///
 /// # Safety
-/// `groups >= 1`; `pa` points at `16·groups` readable bytes (a row's nibbles), `pm` at `groups` multiplier bytes,
-/// `px` at `16·groups` readable, 8-aligned words.
+/// `p` points at the lane's first word, with 7 more at 64-byte steps; `px` at 16 readable, 8-aligned words.
 #[inline(always)]
-unsafe fn row_sum(pa: *const u8, pm: *const u8, px: *const u32, groups: usize) -> i32 {
-    let mut sum = 0i32;
-    let end = pm.wrapping_add(groups);
+unsafe fn lane_sums(p: *const u8, px: *const u32, start: i32) -> [i32; 2] {
+    let (mut lo, mut hi) = (start, start);
     // SAFETY: the caller's bounds; word loads of the weights (unaligned allowed on ARMv7E-M), LDRD on the
-    // 8-aligned pairs, byte loads of the multipliers.
+    // 8-aligned pairs.
     unsafe {
         asm!(
-            "2:",
-            "mov {acc}, #0",
-            "ldrd {p0}, {p1}, [{px}, #0]",
-            "ldrd {p2}, {p3}, [{px}, #32]",
-            "ldr {w}, [{pa}], #4",
-            "lsl {t}, {w}, #4",
-            "and {t}, {t}, #0xF0F0F0F0",
-            "uxtb16 {u}, {t}",
-            "smlad {acc}, {u}, {p0}, {acc}",
-            "uxtb16 {u}, {t}, ror #8",
-            "smlad {acc}, {u}, {p1}, {acc}",
-            "and {t}, {w}, #0xF0F0F0F0",
-            "uxtb16 {u}, {t}",
-            "smlad {acc}, {u}, {p2}, {acc}",
-            "uxtb16 {u}, {t}, ror #8",
-            "smlad {acc}, {u}, {p3}, {acc}",
-            "ldrd {p0}, {p1}, [{px}, #8]",
-            "ldrd {p2}, {p3}, [{px}, #40]",
-            "ldr {w}, [{pa}], #4",
-            "lsl {t}, {w}, #4",
-            "and {t}, {t}, #0xF0F0F0F0",
-            "uxtb16 {u}, {t}",
-            "smlad {acc}, {u}, {p0}, {acc}",
-            "uxtb16 {u}, {t}, ror #8",
-            "smlad {acc}, {u}, {p1}, {acc}",
-            "and {t}, {w}, #0xF0F0F0F0",
-            "uxtb16 {u}, {t}",
-            "smlad {acc}, {u}, {p2}, {acc}",
-            "uxtb16 {u}, {t}, ror #8",
-            "smlad {acc}, {u}, {p3}, {acc}",
-            "ldrd {p0}, {p1}, [{px}, #16]",
-            "ldrd {p2}, {p3}, [{px}, #48]",
-            "ldr {w}, [{pa}], #4",
-            "lsl {t}, {w}, #4",
-            "and {t}, {t}, #0xF0F0F0F0",
-            "uxtb16 {u}, {t}",
-            "smlad {acc}, {u}, {p0}, {acc}",
-            "uxtb16 {u}, {t}, ror #8",
-            "smlad {acc}, {u}, {p1}, {acc}",
-            "and {t}, {w}, #0xF0F0F0F0",
-            "uxtb16 {u}, {t}",
-            "smlad {acc}, {u}, {p2}, {acc}",
-            "uxtb16 {u}, {t}, ror #8",
-            "smlad {acc}, {u}, {p3}, {acc}",
-            "ldrd {p0}, {p1}, [{px}, #24]",
-            "ldrd {p2}, {p3}, [{px}, #56]",
-            "ldr {w}, [{pa}], #4",
-            "lsl {t}, {w}, #4",
-            "and {t}, {t}, #0xF0F0F0F0",
-            "uxtb16 {u}, {t}",
-            "smlad {acc}, {u}, {p0}, {acc}",
-            "uxtb16 {u}, {t}, ror #8",
-            "smlad {acc}, {u}, {p1}, {acc}",
-            "and {t}, {w}, #0xF0F0F0F0",
-            "uxtb16 {u}, {t}",
-            "smlad {acc}, {u}, {p2}, {acc}",
-            "uxtb16 {u}, {t}, ror #8",
-            "smlad {acc}, {u}, {p3}, {acc}",
-            "asr {acc}, {acc}, #4",
-            "ldrb {t}, [{pm}], #1",
-            "mla {sum}, {t}, {acc}, {sum}",
-            "add {px}, {px}, #64",
-            "cmp {pm}, {end}",
-            "bne 2b",
-            pa = inout(reg) pa => _,
-            pm = inout(reg) pm => _,
-            px = inout(reg) px => _,
-            end = in(reg) end,
-            sum = inout(reg) sum,
-            acc = out(reg) _,
-            p0 = out(reg) _,
-            p1 = out(reg) _,
-            p2 = out(reg) _,
-            p3 = out(reg) _,
+            chunk!("0", "0"),
+            chunk!("64", "8"),
+            chunk!("128", "16"),
+            chunk!("192", "24"),
+            chunk!("256", "32"),
+            chunk!("320", "40"),
+            chunk!("384", "48"),
+            chunk!("448", "56"),
+            p = in(reg) p,
+            px = in(reg) px,
+            mask = in(reg) 0x0F0F_0F0Fu32,
+            lo = inout(reg) lo,
+            hi = inout(reg) hi,
             w = out(reg) _,
+            x02 = out(reg) _,
+            x13 = out(reg) _,
             t = out(reg) _,
-            u = out(reg) _,
-            options(nostack, readonly),
+            v = out(reg) _,
+            options(nostack, readonly, pure),
         );
     }
-    sum
+    [lo, hi]
 }
 
-/// Most int4 groups in a row this kernel takes (2,048 columns; wider rows run the scalar reference): its offsets
-/// stay a 256-byte buffer on the stack.
-pub(super) const MAX_GROUPS: usize = 64;
-
-/// `8 · Σx` of each group of 32 activations (x is zero past its length): the offset of `u = q + 8`, computed
-/// once per product.
-pub(super) fn group_offsets<const D: usize>(x: &QVec<D>, groups: usize) -> [i32; MAX_GROUPS] {
-    let mut offset = [0i32; MAX_GROUPS];
-    for (o, g) in offset.iter_mut().zip(x.q.chunks_exact(32)).take(groups) {
-        *o = 8 * g.iter().map(|&v| i32::from(v)).sum::<i32>();
-    }
-    offset
-}
-
-/// `out[i]` = int4 row `first + i` of `t` · `x` (see `matvec_i4`): [`row_sum`] less the offset
-/// `Σ_g m_g · 8·Σx_g` (`offset`, from [`group_offsets`]).
-pub(super) fn matvec4_block<const D: usize>(
+/// The sums of int4 blocks `first_block..` of `t` into `out` (32 per block; see `matvec_i4`): per group of each
+/// block, both rows' sums of each lane with [`lane_sums`], times the multipliers (`MLA`).
+pub(super) fn matvec4_blocks<const D: usize>(
     t: &crate::tensor::Tensor<'_>,
-    first: usize,
+    first_block: usize,
     x: &QVec<D>,
-    offset: &[i32; MAX_GROUPS],
+    off: &super::Int4Offsets,
     out: &mut [i32],
 ) {
-    let groups = t.groups();
-    if 32 * groups > D || groups > MAX_GROUPS {
-        for (i, o) in out.iter_mut().enumerate() {
-            *o = super::dot_row_i4(t, first + i, x);
-        }
-        return;
-    }
+    let s = t.int4();
     let pairs = x.perm.0.as_ptr().cast::<u32>();
-    for (i, o) in out.iter_mut().enumerate() {
-        let (row, mults) = (t.nibbles(first + i), t.multipliers(first + i));
-        if groups == 0 || row.len() < 16 * groups || mults.len() < groups {
-            debug_assert!(false, "unreachable: rows were checked at load");
-            return;
+    for (i, o) in out.chunks_exact_mut(32).enumerate() {
+        let b = first_block + i;
+        o.fill(0);
+        let (lo_rows, hi_rows) = o.split_at_mut(16);
+        for (g, &o8) in off.all.iter().enumerate().take(s.groups) {
+            let (at, m) = (s.group_at(b, g), s.mult_at(32 * b, g));
+            let (Some(group), Some(mults)) = (t.data.get(at..at + 512), t.data.get(m..m + 32))
+            else {
+                debug_assert!(false, "unreachable: the tensor's length was checked");
+                return;
+            };
+            let (ml, mh) = mults.split_at(16);
+            // An opaque lane count keeps the loop a loop: unrolled, its 16 copies of the asm cost 6 KB of flash.
+            let lanes = core::hint::black_box(16);
+            let rows = lo_rows
+                .iter_mut()
+                .zip(hi_rows.iter_mut())
+                .zip(ml.iter().zip(mh));
+            for (lane, ((lo_row, hi_row), (&ml, &mh))) in rows.enumerate().take(lanes) {
+                // SAFETY: the lane's 8 words are inside the group's 512 bytes; `perm` holds 32·groups ≤ D i16
+                // (matvec_i4 checks), i.e. 16 words for group g, and is 8-aligned.
+                let [lo, hi] =
+                    unsafe { lane_sums(group.as_ptr().add(4 * lane), pairs.add(16 * g), -o8) };
+                *lo_row += lo * i32::from(ml);
+                *hi_row += hi * i32::from(mh);
+            }
         }
-        // SAFETY: groups >= 1; the row holds 16·groups nibble bytes and `groups` multipliers (checked above);
-        // `perm` is 8-aligned and holds 32·groups ≤ D i16, i.e. 16·groups words.
-        let raw = unsafe { row_sum(row.as_ptr(), mults.as_ptr(), pairs, groups) };
-        let off: i32 = mults
-            .iter()
-            .zip(offset)
-            .map(|(&m, &o)| i32::from(m) * o)
-            .sum();
-        *o = raw - off;
     }
 }

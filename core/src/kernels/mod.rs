@@ -14,8 +14,9 @@ mod x86;
 
 pub use math::{exp, sigmoid, tanh};
 
-use crate::format::{DType, INT4_GROUP};
-use crate::tensor::{as_i8, groups, F32s, Tensor};
+use crate::format::{DType, INT4_BLOCK, INT4_GROUP};
+use crate::int4::GROUP_BYTES;
+use crate::tensor::{as_i8, F32s, Tensor};
 
 /// An activation vector quantized to int8 with one scale: `x[i] ≈ q[i] * scale`, laid out for every kernel.
 #[derive(Clone, Debug)]
@@ -273,61 +274,115 @@ pub fn matvec_i8<const D: usize>(
     }
 }
 
-/// Exact int4 × int8 dot product of one 16-byte group (column k in the low nibble of byte k, column k + 16 in
-/// its high nibble, each nibble `q + 8`) with 32 activations: the reference for every SIMD kernel.
+/// Exact int4 × int8 dot products of lane `lane` (0..16) of one block's group (512 bytes, `FORMAT.md`): byte
+/// `64k + 4·lane + j` holds column `4k + j` of two rows, the first in its low nibble and the second (16 rows on)
+/// in its high nibble, each `q + 8`. Returns both rows' sums with the group's 32 activations `x`: the scalar kernel,
+/// which every SIMD kernel is tested against.
 ///
 /// ```
-/// // Columns 0 and 16 hold 3 and -2 (byte 0 = 0x6B); the rest are zero (0x88).
-/// let mut group = [0x88u8; 16];
-/// group[0] = 0x6B;
+/// // Lane 2: column 0 of its first row is 3 (low nibble 11), of its second row -2 (high nibble 6); the rest 0.
+/// let mut group = [0x88u8; 512];
+/// group[4 * 2] = 0x6B;
 /// let mut x = [1i8; 32];
 /// x[0] = 10;
-/// x[16] = 5;
-/// assert_eq!(quill_core::kernels::dot_i4(&group, &x), 3 * 10 - 2 * 5);
+/// assert_eq!(quill_core::kernels::dot_i4_lane(&group, 2, &x), [3 * 10, -2 * 10]);
 /// ```
 #[inline(always)]
-pub fn dot_i4(group: &[u8], x: &[i8]) -> i32 {
-    let term = |b: u8, xl: i8, xh: i8| {
-        (i32::from(b & 0x0F) - 8) * i32::from(xl) + (i32::from(b >> 4) - 8) * i32::from(xh)
-    };
-    match (<&[u8; 16]>::try_from(group), x.get(..32)) {
-        // The whole group: fixed sizes, so the loop has no bounds checks and vectorizes.
-        (Ok(g), Some(x)) => {
-            let (lo, hi) = x.split_at(16);
-            g.iter()
-                .zip(lo)
-                .zip(hi)
-                .map(|((&b, &xl), &xh)| term(b, xl, xh))
-                .sum()
+pub fn dot_i4_lane(group: &[u8], lane: usize, x: &[i8]) -> [i32; 2] {
+    let mut sums = [0i32; 2];
+    for k in 0..8 {
+        for j in 0..4 {
+            let b = group.get(64 * k + 4 * lane + j).copied().unwrap_or(0x88);
+            let v = i32::from(x.get(4 * k + j).copied().unwrap_or(0));
+            sums[0] += (i32::from(b & 0x0F) - 8) * v;
+            sums[1] += (i32::from(b >> 4) - 8) * v;
         }
-        _ => group
-            .iter()
-            .enumerate()
-            .map(|(k, &b)| {
-                let at = |i: usize| x.get(i).copied().unwrap_or(0);
-                term(b, at(k), at(k + 16))
-            })
-            .sum(),
     }
+    sums
 }
 
-/// Row `r` of an int4 product, the reference: `Σ_g m[r][g] · dot_i4(group g, x)`, exact (every kernel gives
-/// these sums).
-#[inline(always)]
+/// Row `r` of an int4 product by the definition, weight by weight: `Σ_c q[r][c] · m[r][c / 32] · x[c]`. What the
+/// tests hold every kernel to.
+#[cfg(test)]
 pub(crate) fn dot_row_i4<const D: usize>(t: &Tensor<'_>, r: usize, x: &QVec<D>) -> i32 {
-    let groups = t.nibbles(r).chunks_exact(16).zip(t.multipliers(r));
-    groups
-        .enumerate()
-        .map(|(j, (group, &m))| {
-            let xs = x.q.get(INT4_GROUP * j..).unwrap_or(&[]);
-            i32::from(m) * dot_i4(group, xs.get(..INT4_GROUP).unwrap_or(xs))
+    let s = t.int4();
+    (0..s.groups)
+        .map(|g| {
+            let cols = INT4_GROUP * g..(INT4_GROUP * (g + 1)).min(t.cols);
+            let dot: i32 = cols
+                .map(|c| i32::from(s.q(t.data, r, c)) * i32::from(x.q.get(c).copied().unwrap_or(0)))
+                .sum();
+            i32::from(s.m(t.data, r, g)) * dot
         })
         .sum()
 }
 
+/// The sums of 32-row block `b` of an int4 tensor into `out` (32 values; padding rows give 0), lane by lane with
+/// [`dot_i4_lane`]: the scalar kernel.
+pub(crate) fn block_i4<const D: usize>(t: &Tensor<'_>, b: usize, x: &QVec<D>, out: &mut [i32]) {
+    let s = t.int4();
+    out.fill(0);
+    for g in 0..s.groups {
+        let at = s.group_at(b, g);
+        let group = t.data.get(at..at + GROUP_BYTES).unwrap_or(&[]);
+        let xs = x.q.get(INT4_GROUP * g..).unwrap_or(&[]);
+        let xs = xs.get(..INT4_GROUP).unwrap_or(xs);
+        for lane in 0..16 {
+            let [lo, hi] = dot_i4_lane(group, lane, xs);
+            let rows = [INT4_BLOCK * b + lane, INT4_BLOCK * b + 16 + lane];
+            for (o, (sum, r)) in [lane, 16 + lane]
+                .into_iter()
+                .zip([lo, hi].into_iter().zip(rows))
+            {
+                if let Some(o) = out.get_mut(o) {
+                    *o += i32::from(s.m(t.data, r, g)) * sum;
+                }
+            }
+        }
+    }
+}
+
+/// Most int4 groups in a row the SIMD kernels take (2,048 columns; wider rows run the scalar kernel): their
+/// offsets stay a small buffer on the stack.
+pub(crate) const MAX_GROUPS: usize = 64;
+
+/// What the int4 kernels subtract for the `+ 8` of the nibbles (`Σ (u − 8)·x = Σ u·x − 8·Σx`), per group of 32
+/// activations, computed once per product.
+pub(crate) struct Int4Offsets {
+    /// `8 · Σx` over the group.
+    pub(crate) all: [i32; MAX_GROUPS],
+    /// `-8 · Σx` over the group's columns `4k, 4k + 1` (low i16) and `4k + 2, 4k + 3` (high i16): where the
+    /// AVX2 kernel's 16-bit pair sums start.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    // reason: only the AVX2 kernel reads pairs
+    pub(crate) pairs: [i32; MAX_GROUPS],
+}
+
+impl Int4Offsets {
+    /// The offsets of `x`'s first `groups` groups (x is zero past its length).
+    pub(crate) fn new<const D: usize>(x: &QVec<D>, groups: usize) -> Self {
+        let mut off = Self {
+            all: [0; MAX_GROUPS],
+            pairs: [0; MAX_GROUPS],
+        };
+        let slots = off.all.iter_mut().zip(off.pairs.iter_mut());
+        for ((all, pair), xs) in slots.zip(x.q.chunks_exact(INT4_GROUP)).take(groups) {
+            let sum = |j: usize| -> i32 {
+                let cols = xs.chunks_exact(4).map(|c| c.get(j).copied().unwrap_or(0));
+                cols.map(i32::from).sum()
+            };
+            let (even, odd) = (sum(0) + sum(1), sum(2) + sum(3));
+            *all = 8 * (even + odd);
+            // |8·Σ| ≤ 8·16·127 < 2¹⁵: each half is an exact i16.
+            *pair = i32::from((-8 * even) as u16) | (i32::from((-8 * odd) as u16) << 16);
+        }
+        off
+    }
+}
+
 /// `f(first, sums)` for consecutive blocks of at most [`BLOCK`] rows of an int4 tensor, `sums[i]` being
 /// `Σ_c q[first + i][c] · m[first + i][c / 32] · x[c]`, exact in i32: the int4 counterpart of [`matvec_i8`] at half
-/// the bytes, scaled back with the same per-row scales ([`dequantize`]).
+/// the bytes, scaled back with the same per-row scales ([`dequantize`]). The kernels run whole 32-row blocks.
 // Inlined on x86 so the products compile for the detected SIMD level (`with_features`); elsewhere one copy per
 // closure keeps the firmware small.
 #[cfg_attr(target_arch = "x86_64", inline(always))]
@@ -337,40 +392,56 @@ pub fn matvec_i4<const D: usize>(
     x: &QVec<D>,
     mut f: impl FnMut(usize, &[i32]),
 ) {
-    let g = groups(t.cols);
+    const { assert!(BLOCK.is_multiple_of(INT4_BLOCK)) };
+    let s = t.int4();
     if t.dtype != DType::I4GroupScaled
         || t.cols == 0
-        || t.data.len() < t.rows * 17 * g
+        || s.len() != Some(t.data.len())
         || x.len != t.cols
     {
         return;
     }
     // The SIMD kernels read x in whole groups: they need the capacity D to cover the last one.
+    let fits = INT4_GROUP * s.groups <= D && s.groups <= MAX_GROUPS;
     #[cfg(target_arch = "x86_64")]
-    let simd = INT4_GROUP * g <= D
+    let simd = fits
         && matches!(kernel, Kernel::Avx2 | Kernel::AvxVnni | Kernel::Avx512Vnni)
         && kernel.is_supported();
     #[cfg(quill_arm_dsp)]
-    let offsets = arm::group_offsets(x, g);
+    let simd = fits && kernel == Kernel::ArmDsp;
+    #[cfg(not(any(target_arch = "x86_64", quill_arm_dsp)))]
+    let simd = {
+        let _ = (fits, kernel);
+        false
+    };
+    let offsets = if simd {
+        Int4Offsets::new(x, s.groups)
+    } else {
+        Int4Offsets::new(x, 0)
+    };
     let mut sums = [0i32; BLOCK];
     for first in (0..t.rows).step_by(BLOCK) {
-        let out = sums.get_mut(..BLOCK.min(t.rows - first)).unwrap_or(&mut []);
+        let n = BLOCK.min(t.rows - first);
+        let out = sums
+            .get_mut(..n.div_ceil(INT4_BLOCK) * INT4_BLOCK)
+            .unwrap_or(&mut []);
+        let block = first / INT4_BLOCK;
         match kernel {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: the CPU supports the kernel (checked above); rows first..first + out.len() exist with their
-            // g multipliers and 16·g nibble bytes (checked above); x holds 32·g ≤ D readable values.
+            // SAFETY: the CPU supports the kernel (checked above); the tensor holds every block's multipliers and
+            // nibbles (its length was checked above); x holds 32·groups ≤ D readable values.
             Kernel::Avx2 | Kernel::AvxVnni | Kernel::Avx512Vnni if simd => unsafe {
-                x86::matvec4_block(kernel, t, first, x, out)
+                x86::matvec4_blocks(kernel, t, block, x, &offsets, out)
             },
             #[cfg(quill_arm_dsp)]
-            Kernel::ArmDsp => arm::matvec4_block(t, first, x, &offsets, out),
+            Kernel::ArmDsp if simd => arm::matvec4_blocks(t, block, x, &offsets, out),
             _ => {
-                for (i, o) in out.iter_mut().enumerate() {
-                    *o = dot_row_i4(t, first + i, x);
+                for (i, o) in out.chunks_exact_mut(INT4_BLOCK).enumerate() {
+                    block_i4(t, block + i, x, o);
                 }
             }
         }
-        f(first, out);
+        f(first, sums.get(..n).unwrap_or(&[]));
     }
 }
 

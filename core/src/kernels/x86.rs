@@ -9,7 +9,8 @@
 
 use core::arch::x86_64::*;
 
-use super::{dot_row_i4, Kernel, QVec};
+use super::{Int4Offsets, Kernel, QVec};
+use crate::format::{INT4_BLOCK, INT4_GROUP};
 use crate::tensor::Tensor;
 
 /// How far ahead of the rows being summed the kernels ask for weights, in bytes. The hardware prefetcher alone
@@ -234,232 +235,145 @@ unsafe fn matvec_avx512<const D: usize>(
     }
 }
 
-/// `ctrl` for `vpshufb` that spreads multiplier byte `2j` of each 128-bit lane's copy over lane 0 and byte
-/// `2j + 1` over lane 1, zero-extended to 16 bits (`0x80` zeroes the high byte of each word).
+/// The 4 activations of columns `c..c + 4` in every 32-bit lane.
 #[inline(always)]
-unsafe fn pair_ctrl(j: usize) -> __m256i {
-    let (a, b) = ((2 * j) as i16, (2 * j + 1) as i16);
-    _mm256_setr_m128i(_mm_set1_epi16(a | -0x8000), _mm_set1_epi16(b | -0x8000))
+unsafe fn x4(x: *const i8, c: usize) -> i32 {
+    core::ptr::read_unaligned(x.add(c).cast::<i32>())
 }
 
-/// Where one four-row pass of an int4 product reads: the rows' nibbles, the multipliers, x.
-struct Pass4 {
-    /// Nibbles of rows r..r+4.
-    p: [*const u8; 4],
-    /// Multipliers of rows r..r+4 (`groups` bytes each; a 16-byte read from any of them stays in the data).
-    m: [*const u8; 4],
-    /// x (32·groups readable values).
-    xs: *const i8,
-}
-
-/// Groups `2j` and `2j + 1` of a pass, one per 128-bit lane: the nibbles `u = q + 8` are unpacked with an `and`
-/// and a shift, `vpmaddubsw` multiplies them (unsigned) with x (signed) into 16-bit pairs (≤ 2·15·127), the pairs of
-/// x times 8 are subtracted (the offset: Σ(u − 8)·x = Σu·x − 8·Σx, still < 2¹⁵), and `vpmaddwd` with the group's
-/// multiplier (spread by `vpshufb` from the row's multiplier bytes) adds them up in 32 bits.
-#[inline(always)]
-unsafe fn pair_step(s: &Pass4, j: usize, acc: &mut [__m256i; 4]) {
-    let (mask, eights) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(8));
-    // Columns 64j..64j+64 of x, regrouped so lane 0 meets group 2j and lane 1 group 2j+1: low nibbles pair with
-    // columns 0..16 of each group, high nibbles with 16..32.
-    let (a0, a1) = (
-        _mm256_loadu_si256(s.xs.add(64 * j).cast()),
-        _mm256_loadu_si256(s.xs.add(64 * j + 32).cast()),
-    );
-    let (xlo, xhi) = (
-        _mm256_permute2x128_si256::<0x20>(a0, a1),
-        _mm256_permute2x128_si256::<0x31>(a0, a1),
-    );
-    let offset = _mm256_add_epi16(
-        _mm256_maddubs_epi16(eights, xlo),
-        _mm256_maddubs_epi16(eights, xhi),
-    );
-    let window = 16 * (j / 8);
-    let ctrl = pair_ctrl(j % 8);
-    for (k, acc) in acc.iter_mut().enumerate() {
-        let mb = _mm256_broadcastsi128_si256(_mm_loadu_si128(s.m[k].add(window).cast()));
-        let w = _mm256_loadu_si256(s.p[k].add(32 * j).cast());
-        let lo = _mm256_and_si256(w, mask);
-        let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(w), mask);
-        let pairs = _mm256_sub_epi16(
-            _mm256_add_epi16(_mm256_maddubs_epi16(lo, xlo), _mm256_maddubs_epi16(hi, xhi)),
-            offset,
-        );
-        let m = _mm256_shuffle_epi8(mb, ctrl);
-        *acc = _mm256_add_epi32(*acc, _mm256_madd_epi16(pairs, m));
-    }
-}
-
-/// Group `g` alone: low nibbles in lane 0 against columns 0..16, high in lane 1 against 16..32.
-#[inline(always)]
-unsafe fn single_step(s: &Pass4, g: usize, acc: &mut [__m256i; 4]) {
-    let (mask, eights) = (_mm_set1_epi8(0x0F), _mm256_set1_epi8(8));
-    let xg = _mm256_loadu_si256(s.xs.add(32 * g).cast());
-    let offset = _mm256_maddubs_epi16(eights, xg);
-    for (k, acc) in acc.iter_mut().enumerate() {
-        let w = _mm_loadu_si128(s.p[k].add(16 * g).cast());
-        let lo = _mm_and_si128(w, mask);
-        let hi = _mm_and_si128(_mm_srli_epi16::<4>(w), mask);
-        let pairs = _mm256_sub_epi16(_mm256_maddubs_epi16(_mm256_setr_m128i(lo, hi), xg), offset);
-        let m = _mm256_set1_epi16(i16::from(*s.m[k].add(g)));
-        *acc = _mm256_add_epi32(*acc, _mm256_madd_epi16(pairs, m));
-    }
-}
-
-/// Groups `4c..4c + 4` with AVX-512, one per 128-bit lane: as [`pair_step`] at twice the width, the multipliers
-/// spread by `vpshufb` within each lane and added with `vpdpwssd`.
-#[inline(always)]
-unsafe fn quad_step(s: &Pass4, c: usize, acc: &mut [__m512i; 4]) {
-    let (mask, eights) = (_mm512_set1_epi8(0x0F), _mm512_set1_epi8(8));
-    // Columns 128c..128c+128: lane L of xlo holds columns 0..16 of group 4c+L, of xhi columns 16..32.
-    let (a0, a1) = (
-        _mm512_loadu_si512(s.xs.add(128 * c).cast()),
-        _mm512_loadu_si512(s.xs.add(128 * c + 64).cast()),
-    );
-    let xlo = _mm512_shuffle_i32x4::<0b10_00_10_00>(a0, a1);
-    let xhi = _mm512_shuffle_i32x4::<0b11_01_11_01>(a0, a1);
-    let offset = _mm512_add_epi16(
-        _mm512_maddubs_epi16(eights, xlo),
-        _mm512_maddubs_epi16(eights, xhi),
-    );
-    // Lane L takes multiplier byte (4c + L) % 16 of the window, zero-extended to 16 bits.
-    let b = 4 * (c % 4) as u32;
-    // Two words (byte index, 0x80) per 32-bit lane.
-    let lane = |l: u32| ((0x8000 | (b + l)) * 0x0001_0001) as i32;
-    let (l0, l1, l2, l3) = (lane(0), lane(1), lane(2), lane(3));
-    let ctrl = _mm512_setr_epi32(
-        l0, l0, l0, l0, l1, l1, l1, l1, l2, l2, l2, l2, l3, l3, l3, l3,
-    );
-    let window = 16 * (c / 4);
-    for (k, acc) in acc.iter_mut().enumerate() {
-        let mb = _mm512_broadcast_i32x4(_mm_loadu_si128(s.m[k].add(window).cast()));
-        let w = _mm512_loadu_si512(s.p[k].add(64 * c).cast());
-        let lo = _mm512_and_si512(w, mask);
-        let hi = _mm512_and_si512(_mm512_srli_epi16::<4>(w), mask);
-        let pairs = _mm512_sub_epi16(
-            _mm512_add_epi16(_mm512_maddubs_epi16(lo, xlo), _mm512_maddubs_epi16(hi, xhi)),
-            offset,
-        );
-        *acc = _mm512_dpwssd_epi32(*acc, pairs, _mm512_shuffle_epi8(mb, ctrl));
-    }
-}
-
-/// The pass set-up shared by the int4 kernels: row and multiplier pointers of rows `first + r..first + r + 4`.
-#[inline(always)]
-unsafe fn pass4(t: &Tensor<'_>, first: usize, r: usize, x: *const i8) -> Pass4 {
-    let groups = t.groups();
-    let stride = 16 * groups;
-    let base = t.data.as_ptr();
-    // Multipliers first (rows·groups bytes), then the nibbles: a 16-byte read of any row's multipliers stays
-    // inside the data, since at least 16 bytes of nibbles follow the last row's.
-    let m = |k: usize| base.add((first + r + k) * groups);
-    let p = |k: usize| base.add(t.rows * groups + (first + r + k) * stride);
-    Pass4 {
-        p: [p(0), p(1), p(2), p(3)],
-        m: [m(0), m(1), m(2), m(3)],
-        xs: x,
-    }
-}
-
-/// The int4 row loop both kernels share: `pass` sums four rows into one accumulator each (added up across
-/// lanes by [`hsum4`]), the last `out.len() % 4` rows run the scalar reference.
+/// The sums of int4 blocks `first_block..` of `t` into `out` (32 per block, `FORMAT.md` layout) with AVX-512 VNNI.
+///
+/// One 64-byte load is a chunk: 32 rows × 4 columns, rows `l` and `l + 16` in the low and high nibbles of lane
+/// `l`. Against the chunk's 4 activations (broadcast), `vpdpbusd` sums the low nibbles (after one `and`) and the
+/// whole bytes `u_lo + 16·u_hi`: their difference is 16 × the high rows' sums, shifted back exactly. Each group's
+/// sums start at the offsets (`−8·Σx` and `−136·Σx`, for `u = q + 8`), so they end as `Σ q·x` (`|·| < 2¹⁵`), and
+/// `vpdpwssd` adds them times the multipliers (zero-extended to 32 bits). 2 `vpdpbusd` + 1 `and` per 128
+/// weights, against int8's 2 `vpdpbusd` + 2 sign flips.
 ///
 /// # Safety
-/// As for the kernels; `pass` only reads what [`pass4`] points at.
-#[inline(always)]
-unsafe fn rows4<const D: usize>(
+/// The CPU must support AVX-512 F, BW and VNNI; blocks `first_block..first_block + out.len() / 32` exist in `t`
+/// (its data is as long as its shape says); `x` holds `32·groups` readable values; `off` has the groups'
+/// offsets.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn matvec4_avx512(
     t: &Tensor<'_>,
-    first: usize,
-    x: &QVec<D>,
+    first_block: usize,
+    x: *const i8,
+    off: &Int4Offsets,
     out: &mut [i32],
-    pass: impl Fn(&Pass4) -> [__m256i; 4],
 ) {
-    let rows = out.len();
-    let o = out.as_mut_ptr();
-    let mut r = 0;
-    while r + 4 <= rows {
-        let s = pass4(t, first, r, x.q.as_ptr());
-        prefetch(s.p[0], 4 * 16 * t.groups());
-        // r + 4 <= rows = out.len()
-        _mm_storeu_si128(o.add(r).cast(), hsum4(pass(&s)));
-        r += 4;
-    }
-    while r < rows {
-        *o.add(r) = dot_row_i4(t, first + r, x);
-        r += 1;
+    let s = t.int4();
+    let (base, mask) = (t.data.as_ptr(), _mm512_set1_epi8(0x0F));
+    let mults = |p: *const u8| _mm512_cvtepu8_epi32(_mm_loadu_si128(p.cast()));
+    for (i, o) in out.chunks_exact_mut(INT4_BLOCK).enumerate() {
+        let b = first_block + i;
+        let (mut lo_rows, mut hi_rows) = (_mm512_setzero_si512(), _mm512_setzero_si512());
+        for g in 0..s.groups {
+            let (w, m) = (
+                base.add(s.group_at(b, g)),
+                base.add(s.mult_at(INT4_BLOCK * b, g)),
+            );
+            let o8 = *off.all.get_unchecked(g);
+            // Two accumulators of each kind (even and odd chunks), so the adds do not wait on each other.
+            let mut lo = [_mm512_set1_epi32(-o8), _mm512_setzero_si512()];
+            let mut all = [_mm512_set1_epi32(-17 * o8), _mm512_setzero_si512()];
+            for k in 0..8 {
+                let v = _mm512_loadu_si512(w.add(64 * k).cast());
+                let xb = _mm512_set1_epi32(x4(x, INT4_GROUP * g + 4 * k));
+                lo[k % 2] = _mm512_dpbusd_epi32(lo[k % 2], _mm512_and_si512(v, mask), xb);
+                all[k % 2] = _mm512_dpbusd_epi32(all[k % 2], v, xb);
+            }
+            let lo = _mm512_add_epi32(lo[0], lo[1]);
+            let hi = _mm512_srai_epi32::<4>(_mm512_sub_epi32(_mm512_add_epi32(all[0], all[1]), lo));
+            lo_rows = _mm512_dpwssd_epi32(lo_rows, lo, mults(m));
+            hi_rows = _mm512_dpwssd_epi32(hi_rows, hi, mults(m.add(16)));
+        }
+        // o holds 32 values.
+        _mm512_storeu_si512(o.as_mut_ptr().cast(), lo_rows);
+        _mm512_storeu_si512(o.as_mut_ptr().add(16).cast(), hi_rows);
     }
 }
 
-/// `out[i]` = int4 row `first + i` of `t` · `x` (see `matvec_i4`), four rows per pass with AVX2: [`pair_step`]
-/// over the groups, [`single_step`] for an odd last one, one horizontal sum per row at the end, as for int8: the
-/// integer sums, and so the text, are the scalar reference's.
+/// `vpshufb` control that puts multiplier byte `first + L` in both 16-bit halves of 32-bit lane `L` (0..8),
+/// zero-extended.
+#[inline(always)]
+unsafe fn spread_ctrl(first: i32) -> __m256i {
+    let lane = |l: i32| ((first + l) * 0x0001_0001) | -0x7FFF_8000;
+    let half = _mm_setr_epi32(lane(0), lane(1), lane(2), lane(3));
+    _mm256_setr_m128i(half, _mm_setr_epi32(lane(4), lane(5), lane(6), lane(7)))
+}
+
+/// As [`matvec4_avx512`] with AVX2, eight lanes (half a chunk) at a time: both nibbles unpacked (`and`, shift),
+/// `vpmaddubsw` with the 4 activations gives 16-bit pair sums (≤ 2·15·127 each) added up over the group's 8 chunks
+/// from the offsets of [`Int4Offsets::pairs`] (wrapping adds: the final `Σ q·x` of each pair fits 16 bits, so
+/// the wrap-arounds cancel), then `vpmaddwd` with the multiplier in both halves of the lane sums the pair and
+/// multiplies it in one step.
 ///
 /// # Safety
-/// The CPU must support AVX2; rows `first..first + out.len()` of `t` are int4 with their multipliers and nibbles;
-/// `x` holds `32·groups` readable values (zero past `x.len`).
+/// As for [`matvec4_avx512`], with AVX2.
 #[target_feature(enable = "avx2")]
-unsafe fn matvec4_avx2<const D: usize>(t: &Tensor<'_>, first: usize, x: &QVec<D>, out: &mut [i32]) {
-    let groups = t.groups();
-    rows4(t, first, x, out, |s| {
-        let mut acc = [_mm256_setzero_si256(); 4];
-        for j in 0..groups / 2 {
-            pair_step(s, j, &mut acc);
-        }
-        if groups % 2 == 1 {
-            single_step(s, groups - 1, &mut acc);
-        }
-        acc
-    })
-}
-
-/// As [`matvec4_avx2`] with AVX-512: [`quad_step`] over groups of four, then at most one [`pair_step`] and one
-/// [`single_step`].
-///
-/// # Safety
-/// The CPU must support AVX-512 F, BW, VNNI (and AVX2); otherwise as for [`matvec4_avx2`].
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vnni")]
-unsafe fn matvec4_avx512<const D: usize>(
+unsafe fn matvec4_avx2(
     t: &Tensor<'_>,
-    first: usize,
-    x: &QVec<D>,
+    first_block: usize,
+    x: *const i8,
+    off: &Int4Offsets,
     out: &mut [i32],
 ) {
-    let groups = t.groups();
-    rows4(t, first, x, out, |s| {
-        let mut wide = [_mm512_setzero_si512(); 4];
-        for c in 0..groups / 4 {
-            quad_step(s, c, &mut wide);
+    let s = t.int4();
+    let (base, mask) = (t.data.as_ptr(), _mm256_set1_epi8(0x0F));
+    let ctrl = [spread_ctrl(0), spread_ctrl(8)];
+    for (i, o) in out.chunks_exact_mut(INT4_BLOCK).enumerate() {
+        let b = first_block + i;
+        for (h, ctrl) in ctrl.iter().enumerate() {
+            let (mut lo_rows, mut hi_rows) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+            for g in 0..s.groups {
+                let w = base.add(s.group_at(b, g) + 32 * h);
+                let m = base.add(s.mult_at(INT4_BLOCK * b, g));
+                let start = _mm256_set1_epi32(*off.pairs.get_unchecked(g));
+                let (mut lo, mut hi) = (start, start);
+                for k in 0..8 {
+                    let v = _mm256_loadu_si256(w.add(64 * k).cast());
+                    let xb = _mm256_set1_epi32(x4(x, INT4_GROUP * g + 4 * k));
+                    let (ulo, uhi) = (
+                        _mm256_and_si256(v, mask),
+                        _mm256_and_si256(_mm256_srli_epi16::<4>(v), mask),
+                    );
+                    lo = _mm256_add_epi16(lo, _mm256_maddubs_epi16(ulo, xb));
+                    hi = _mm256_add_epi16(hi, _mm256_maddubs_epi16(uhi, xb));
+                }
+                let spread = |p: *const u8| {
+                    _mm256_shuffle_epi8(
+                        _mm256_broadcastsi128_si256(_mm_loadu_si128(p.cast())),
+                        *ctrl,
+                    )
+                };
+                lo_rows = _mm256_add_epi32(lo_rows, _mm256_madd_epi16(lo, spread(m)));
+                hi_rows = _mm256_add_epi32(hi_rows, _mm256_madd_epi16(hi, spread(m.add(16))));
+            }
+            // o holds 32 values: lanes 8h.. are rows 8h.. (low nibbles) and 16 + 8h.. (high).
+            _mm256_storeu_si256(o.as_mut_ptr().add(8 * h).cast(), lo_rows);
+            _mm256_storeu_si256(o.as_mut_ptr().add(16 + 8 * h).cast(), hi_rows);
         }
-        let mut acc = wide.map(|w| {
-            _mm256_add_epi32(_mm512_castsi512_si256(w), _mm512_extracti64x4_epi64::<1>(w))
-        });
-        let done = 4 * (groups / 4);
-        if groups - done >= 2 {
-            pair_step(s, done / 2, &mut acc);
-        }
-        if groups % 2 == 1 {
-            single_step(s, groups - 1, &mut acc);
-        }
-        acc
-    })
+    }
 }
 
-/// Dispatches the int4 product: the AVX-512 kernel under AVX-512 VNNI, else AVX2 (AVX-VNNI adds nothing here: the
-/// multipliers need 16-bit products).
+/// Dispatches the int4 product: the AVX-512 kernel under AVX-512 VNNI, else AVX2 (on AVX-VNNI too).
 ///
 /// # Safety
-/// As for the kernels: the kernel's features present; rows `first..first + out.len()` of `t` are int4 with their
-/// multipliers and nibbles; `x` holds `32·groups` readable values.
+/// As for the kernels: the kernel's features present; blocks `first_block..first_block + out.len() / 32` exist in
+/// `t`; `x` holds `32·groups` readable values; `off` has the groups' offsets.
 #[inline(always)]
-pub(super) unsafe fn matvec4_block<const D: usize>(
+pub(super) unsafe fn matvec4_blocks<const D: usize>(
     kernel: Kernel,
     t: &Tensor<'_>,
-    first: usize,
+    first_block: usize,
     x: &QVec<D>,
+    off: &Int4Offsets,
     out: &mut [i32],
 ) {
     match kernel {
-        Kernel::Avx512Vnni => matvec4_avx512(t, first, x, out),
-        _ => matvec4_avx2(t, first, x, out),
+        Kernel::Avx512Vnni => matvec4_avx512(t, first_block, x.q.as_ptr(), off, out),
+        _ => matvec4_avx2(t, first_block, x.q.as_ptr(), off, out),
     }
 }
 

@@ -304,6 +304,10 @@ impl<const K: usize> Selector<K> {
 
     #[inline(always)]
     fn push_greedy_block(&mut self, first: u32, block: &[f32]) {
+        // Most blocks hold nothing above the best so far: a compare per row, no horizontal maximum.
+        if !any_above(block, self.best.0) {
+            return;
+        }
         let max = block_max(block);
         if max > self.best.0 {
             let at = block.iter().position(|&l| l == max).unwrap_or(0);

@@ -274,31 +274,40 @@ pub fn matvec_i8<const D: usize>(
     }
 }
 
-/// Exact int4 × int8 dot products of lane `lane` (0..16) of one block's group (512 bytes, `FORMAT.md`): byte
-/// `64k + 4·lane + j` holds column `4k + j` of two rows, the first in its low nibble and the second (16 rows on)
-/// in its high nibble, each `q + 8`. Returns both rows' sums with the group's 32 activations `x`: the scalar kernel,
-/// which every SIMD kernel is tested against.
+/// Exact int4 × int8 dot products of one block's group (512 bytes, `FORMAT.md`) with its 32 activations: the sums
+/// `Σ q·x` of the block's 32 rows. Byte `64k + 4·lane + j` holds column `4k + j` of row `lane` in its low nibble and
+/// of row `16 + lane` in its high nibble, each `q + 8`. The scalar kernel, which every SIMD kernel is tested
+/// against.
 ///
 /// ```
-/// // Lane 2: column 0 of its first row is 3 (low nibble 11), of its second row -2 (high nibble 6); the rest 0.
+/// // Lane 2: column 0 of row 2 is 3 (low nibble 11), of row 18 it is -2 (high nibble 6); every other weight 0.
 /// let mut group = [0x88u8; 512];
 /// group[4 * 2] = 0x6B;
 /// let mut x = [1i8; 32];
 /// x[0] = 10;
-/// assert_eq!(quill_core::kernels::dot_i4_lane(&group, 2, &x), [3 * 10, -2 * 10]);
+/// let sums = quill_core::kernels::dot_i4_group(&group, &x);
+/// assert_eq!((sums[2], sums[18], sums[0]), (3 * 10, -2 * 10, 0));
 /// ```
 #[inline(always)]
-pub fn dot_i4_lane(group: &[u8], lane: usize, x: &[i8]) -> [i32; 2] {
-    let mut sums = [0i32; 2];
-    for k in 0..8 {
-        for j in 0..4 {
-            let b = group.get(64 * k + 4 * lane + j).copied().unwrap_or(0x88);
-            let v = i32::from(x.get(4 * k + j).copied().unwrap_or(0));
-            sums[0] += (i32::from(b & 0x0F) - 8) * v;
-            sums[1] += (i32::from(b >> 4) - 8) * v;
+pub fn dot_i4_group(group: &[u8; GROUP_BYTES], x: &[i8; INT4_GROUP]) -> [i32; INT4_BLOCK] {
+    // Σ u·x with u = q + 8, then the offset 8·Σx off every row.
+    let mut u = [0i32; INT4_BLOCK];
+    let (lo, hi) = u.split_at_mut(INT4_BLOCK / 2);
+    for (chunk, xk) in group.as_chunks::<64>().0.iter().zip(x.as_chunks::<4>().0) {
+        let words = chunk.as_chunks::<4>().0;
+        for ((word, lo), hi) in words.iter().zip(lo.iter_mut()).zip(hi.iter_mut()) {
+            let dot = |n: [u8; 4]| -> i32 {
+                n.iter()
+                    .zip(xk)
+                    .map(|(&u, &v)| i32::from(u) * i32::from(v))
+                    .sum()
+            };
+            *lo += dot(word.map(|b| b & 0x0F));
+            *hi += dot(word.map(|b| b >> 4));
         }
     }
-    sums
+    let offset = 8 * x.iter().map(|&v| i32::from(v)).sum::<i32>();
+    u.map(|s| s - offset)
 }
 
 /// Row `r` of an int4 product by the definition, weight by weight: `Σ_c q[r][c] · m[r][c / 32] · x[c]`. What the
@@ -317,37 +326,41 @@ pub(crate) fn dot_row_i4<const D: usize>(t: &Tensor<'_>, r: usize, x: &QVec<D>) 
         .sum()
 }
 
-/// The sums of 32-row block `b` of an int4 tensor into `out` (32 values; padding rows give 0), lane by lane with
-/// [`dot_i4_lane`]: the scalar kernel.
+/// The sums of 32-row block `b` of an int4 tensor into `out` (32 values; padding rows give 0), group by group with
+/// [`dot_i4_group`]: the scalar kernel.
 pub(crate) fn block_i4<const D: usize>(t: &Tensor<'_>, b: usize, x: &QVec<D>, out: &mut [i32]) {
     let s = t.int4();
     out.fill(0);
     for g in 0..s.groups {
-        let at = s.group_at(b, g);
-        let group = t.data.get(at..at + GROUP_BYTES).unwrap_or(&[]);
-        let xs = x.q.get(INT4_GROUP * g..).unwrap_or(&[]);
-        let xs = xs.get(..INT4_GROUP).unwrap_or(xs);
-        for lane in 0..16 {
-            let [lo, hi] = dot_i4_lane(group, lane, xs);
-            let rows = [INT4_BLOCK * b + lane, INT4_BLOCK * b + 16 + lane];
-            for (o, (sum, r)) in [lane, 16 + lane]
-                .into_iter()
-                .zip([lo, hi].into_iter().zip(rows))
-            {
-                if let Some(o) = out.get_mut(o) {
-                    *o += i32::from(s.m(t.data, r, g)) * sum;
-                }
-            }
+        let (at, m) = (s.group_at(b, g), s.mult_at(INT4_BLOCK * b, g));
+        let group = t
+            .data
+            .get(at..at + GROUP_BYTES)
+            .and_then(|g| g.try_into().ok());
+        let (Some(group), Some(mults)) = (group, t.data.get(m..m + INT4_BLOCK)) else {
+            debug_assert!(false, "unreachable: the tensor's length was checked");
+            return;
+        };
+        // x is zero past its length; a capacity D short of the last group reads as zeros too.
+        let mut xs = [0i8; INT4_GROUP];
+        for (v, &q) in xs.iter_mut().zip(x.q.iter().skip(INT4_GROUP * g)) {
+            *v = q;
+        }
+        let sums = dot_i4_group(group, &xs);
+        for ((o, &sum), &m) in out.iter_mut().zip(&sums).zip(mults) {
+            *o += i32::from(m) * sum;
         }
     }
 }
 
 /// Most int4 groups in a row the SIMD kernels take (2,048 columns; wider rows run the scalar kernel): their
 /// offsets stay a small buffer on the stack.
+#[cfg_attr(not(any(target_arch = "x86_64", quill_arm_dsp)), allow(dead_code))] // reason: only SIMD kernels
 pub(crate) const MAX_GROUPS: usize = 64;
 
-/// What the int4 kernels subtract for the `+ 8` of the nibbles (`Σ (u − 8)·x = Σ u·x − 8·Σx`), per group of 32
+/// What the SIMD int4 kernels subtract for the `+ 8` of the nibbles (`Σ (u − 8)·x = Σ u·x − 8·Σx`), per group of 32
 /// activations, computed once per product.
+#[cfg(any(target_arch = "x86_64", quill_arm_dsp))]
 pub(crate) struct Int4Offsets {
     /// `8 · Σx` over the group.
     pub(crate) all: [i32; MAX_GROUPS],
@@ -358,6 +371,7 @@ pub(crate) struct Int4Offsets {
     pub(crate) pairs: [i32; MAX_GROUPS],
 }
 
+#[cfg(any(target_arch = "x86_64", quill_arm_dsp))]
 impl Int4Offsets {
     /// The offsets of `x`'s first `groups` groups (x is zero past its length).
     pub(crate) fn new<const D: usize>(x: &QVec<D>, groups: usize) -> Self {
@@ -402,6 +416,7 @@ pub fn matvec_i4<const D: usize>(
         return;
     }
     // The SIMD kernels read x in whole groups: they need the capacity D to cover the last one.
+    #[cfg(any(target_arch = "x86_64", quill_arm_dsp))]
     let fits = INT4_GROUP * s.groups <= D && s.groups <= MAX_GROUPS;
     #[cfg(target_arch = "x86_64")]
     let simd = fits
@@ -409,11 +424,7 @@ pub fn matvec_i4<const D: usize>(
         && kernel.is_supported();
     #[cfg(quill_arm_dsp)]
     let simd = fits && kernel == Kernel::ArmDsp;
-    #[cfg(not(any(target_arch = "x86_64", quill_arm_dsp)))]
-    let simd = {
-        let _ = (fits, kernel);
-        false
-    };
+    #[cfg(any(target_arch = "x86_64", quill_arm_dsp))]
     let offsets = if simd {
         Int4Offsets::new(x, s.groups)
     } else {

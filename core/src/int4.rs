@@ -132,6 +132,16 @@ mod tests {
     }
 
     #[test]
+    fn real_sizes_take_about_half_the_int8_bytes() {
+        // The seed model's dense layer: 361 blocks (the last padded by 4 rows) of 5 groups (150 columns of 160).
+        let s = Int4Shape::new(11_548, 150);
+        assert_eq!(s.len(), Some(361 * 5 * 544));
+        assert!(s.len().unwrap() * 100 < 11_548 * 150 * 57);
+        // Sizes the layout fits exactly: 17 bytes per 32 weights.
+        assert_eq!(Int4Shape::new(8192, 128).len(), Some(8192 * 128 * 17 / 32));
+    }
+
+    #[test]
     fn set_and_read_back() {
         let s = Int4Shape::new(33, 5);
         let mut data = vec![0x88u8; s.len().unwrap()];

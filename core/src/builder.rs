@@ -12,7 +12,6 @@ use crate::format::{
 };
 use crate::int4::Int4Shape;
 use crate::model::Model;
-use crate::text::bpe::BYTES;
 
 /// An owned matrix ready to be written.
 #[derive(Clone, Debug, PartialEq)]
@@ -295,14 +294,7 @@ impl ModelBuilder {
         let mut sorted: Vec<u32> = (0..tokens.len() as u32).collect();
         sorted.sort_by(|&a, &b| tokens[a as usize].cmp(&tokens[b as usize]));
         let (offsets, sorted) = (le_u32(offsets), le_u32(sorted));
-        let mut table: Vec<(u32, u32, u32)> = self
-            .merges
-            .iter()
-            .enumerate()
-            .map(|(r, &(a, b))| (a, b, BYTES + r as u32))
-            .collect();
-        table.sort_unstable();
-        let merges = le_u32(table.into_iter().flat_map(|(a, b, m)| [a, b, m]));
+        let merges = crate::text::bpe::table_bytes(&self.merges);
         let scales: Vec<Vec<u8>> = core::iter::once(&self.embedding)
             .chain(self.layers.iter().flat_map(|l| [&l.w_ih, &l.w_hh]))
             .chain(self.dense.as_ref())

@@ -27,20 +27,16 @@ proptest! {
     ) {
         // Merge i joins two tokens below 256 + i; pairs kept unique, then sorted as the format stores them.
         let mut seen = std::collections::HashSet::new();
-        let mut entries = Vec::new();
+        let mut merges = Vec::new();
         for (l, r) in picks {
-            let id = 256 + entries.len() as u32;
+            let id = 256 + merges.len() as u32;
             let pair = (l % id, r % id);
             if seen.insert(pair) {
-                entries.push((pair.0, pair.1, id));
+                merges.push(pair);
             }
         }
-        entries.sort_unstable();
-        let table: Vec<u8> = entries
-            .iter()
-            .flat_map(|&(l, r, m)| [l, r, m])
-            .flat_map(u32::to_le_bytes)
-            .collect();
+        let table = quill_core::text::bpe::table_bytes(&merges);
+        let entries: Vec<(u32, u32, u32)> = merges.iter().zip(256..).map(|(&(l, r), id)| (l, r, id)).collect();
         let vocab = 256 + entries.len() as u32;
         let m = Merges::new(&table, vocab).unwrap();
         let mut out = vec![0u32; text.len()];
@@ -208,17 +204,7 @@ fn every_corrupted_byte_of_a_bpe_model_is_refused_or_harmless() {
     let bytes = bpe_bytes();
     let payload = &bytes[16..];
     // Every byte up to the end of the merge table (tokenizer and vocabulary), then a sample of the weights.
-    let mut entries: Vec<(u32, u32, u32)> = MERGES
-        .iter()
-        .enumerate()
-        .map(|(r, &(l, rr))| (l, rr, 256 + r as u32))
-        .collect();
-    entries.sort_unstable();
-    let table: Vec<u8> = entries
-        .iter()
-        .flat_map(|&(l, r, m)| [l, r, m])
-        .flat_map(u32::to_le_bytes)
-        .collect();
+    let table = quill_core::text::bpe::table_bytes(&MERGES);
     let table_end = payload
         .windows(table.len())
         .position(|w| w == table)

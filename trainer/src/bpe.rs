@@ -165,18 +165,7 @@ impl Bpe {
     /// The merge table as `core/FORMAT.md` stores it and `quill_core::text::bpe::Merges` reads it: per merge
     /// `(left, right, merged)` as three little-endian u32, sorted by `(left, right)`.
     pub fn merge_table(&self) -> Vec<u8> {
-        let mut entries: Vec<(u32, u32, u32)> = self
-            .merges
-            .iter()
-            .enumerate()
-            .map(|(r, &(a, b))| (a, b, BYTES + r as u32))
-            .collect();
-        entries.sort_unstable();
-        entries
-            .into_iter()
-            .flat_map(|(a, b, m)| [a, b, m])
-            .flat_map(u32::to_le_bytes)
-            .collect()
+        quill_core::text::bpe::table_bytes(&self.merges)
     }
 
     /// The bytes of `tokens`, concatenated.

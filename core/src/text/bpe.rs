@@ -16,6 +16,24 @@ pub const BYTES: u32 = 256;
 /// Bytes per merge in the table: `left`, `right`, `merged`, each a little-endian u32.
 const ENTRY: usize = 12;
 
+/// The table `Merges::new` reads, for merges given in rank order (merge `r` makes token `256 + r` of the pair
+/// `merges[r]`): per merge `(left, right, merged)` as three little-endian u32, sorted by `(left, right)`
+/// (feature `alloc`; the writer, the trainer and the tests build tables through this).
+#[cfg(feature = "alloc")]
+pub fn table_bytes(merges: &[(u32, u32)]) -> alloc::vec::Vec<u8> {
+    let mut entries: alloc::vec::Vec<(u32, u32, u32)> = merges
+        .iter()
+        .zip(BYTES..)
+        .map(|(&(a, b), m)| (a, b, m))
+        .collect();
+    entries.sort_unstable();
+    entries
+        .into_iter()
+        .flat_map(|(a, b, m)| [a, b, m])
+        .flat_map(u32::to_le_bytes)
+        .collect()
+}
+
 /// A merge table: entries `(left, right, merged)` sorted strictly by `(left, right)`, borrowed from the model
 /// bytes (the `vocab.merges` field of `core/FORMAT.md`).
 #[derive(Clone, Copy, Debug, Default)]

@@ -285,17 +285,11 @@ impl<'m, const D: usize, const L: usize, const K: usize> Generator<'m, D, L, K> 
         match self.precision {
             Precision::Int8 if emb.dtype == DType::I4GroupScaled => {
                 // An int4 row, dequantized and requantized per vector as every other layer input is.
-                for (j, x) in self.xf.iter_mut().enumerate().take(emb.cols) {
-                    *x = emb.get_f32(t, j);
-                }
+                emb.row_f32(t, &mut self.xf);
                 self.xq.quantize(head(&self.xf, emb.cols));
             }
             Precision::Int8 => self.xq.load_i8(emb.row_i8(t), emb.scale(t)),
-            Precision::Float => {
-                for (j, x) in self.xf.iter_mut().enumerate().take(emb.cols) {
-                    *x = emb.get_f32(t, j);
-                }
-            }
+            Precision::Float => emb.row_f32(t, &mut self.xf),
         }
         let Self {
             kernel,

@@ -86,6 +86,24 @@ impl Int4Shape {
         data.get(self.mult_at(r, g)).copied().unwrap_or(0)
     }
 
+    /// `q · m` of row `r`, columns `32·g..32·g + 32` (0 where `data` is short): one group of a row at a time, for
+    /// the embedding's lookups, rather than weight by weight.
+    #[inline]
+    pub(crate) fn group_qm(&self, data: &[u8], r: usize, g: usize) -> [i16; INT4_GROUP] {
+        let (i, b) = (r % INT4_BLOCK, r / INT4_BLOCK);
+        let shift = if i < 16 { 0 } else { 4 };
+        let m = i16::from(self.m(data, r, g));
+        let mut out = [0i16; INT4_GROUP];
+        let lanes = data.get(self.group_at(b, g) + 4 * (i % 16)..).unwrap_or(&[]);
+        // Chunk k holds columns 4k..4k + 4 of the row in 4 consecutive bytes.
+        for (cols, chunk) in out.chunks_exact_mut(4).zip(lanes.chunks(CHUNK_BYTES)) {
+            for (o, &byte) in cols.iter_mut().zip(chunk) {
+                *o = (i16::from((byte >> shift) & 0x0F) - 8) * m;
+            }
+        }
+        out
+    }
+
     /// Writes weight `q` (in `[-7, 7]`) of `(r, c)` into `data`.
     #[cfg(any(feature = "alloc", test))]
     pub(crate) fn set_q(&self, data: &mut [u8], r: usize, c: usize, q: i8) {

@@ -191,6 +191,25 @@ impl<'a> Tensor<'a> {
         }
     }
 
+    /// Row `r` as f32 into `out[..cols]` (fewer if `out` is shorter), each value exactly [`get_f32`](Self::get_f32)'s:
+    /// the embedding lookup of an int4 or f32 table.
+    pub fn row_f32(&self, r: usize, out: &mut [f32]) {
+        let n = self.cols.min(out.len());
+        let out = out.get_mut(..n).unwrap_or(&mut []);
+        if self.dtype == DType::I4GroupScaled {
+            let (s, scale) = (self.int4(), self.scales.get(r));
+            for (g, cols) in out.chunks_mut(INT4_GROUP).enumerate() {
+                for (o, &qm) in cols.iter_mut().zip(&s.group_qm(self.data, r, g)) {
+                    *o = f32::from(qm) * scale;
+                }
+            }
+            return;
+        }
+        for (c, o) in out.iter_mut().enumerate() {
+            *o = self.get_f32(r, c);
+        }
+    }
+
     /// Element `(r, c)` as f32 (dequantized for int8): the float reference path reads weights through this.
     #[inline(always)]
     pub fn get_f32(&self, r: usize, c: usize) -> f32 {

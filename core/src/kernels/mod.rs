@@ -57,16 +57,27 @@ impl<const D: usize> Default for QVec<D> {
     }
 }
 
-/// Rounds to nearest (ties to even) and clamps to the symmetric int8 range.
+/// Rounds to nearest (ties to even) and clamps to the symmetric int8 range (NaN to 0). Through i32, which a vector
+/// loop converts in one instruction (a direct `as i8` does not vectorize).
 #[inline(always)]
 fn to_i8(v: f32) -> i8 {
-    math::round_even(v).clamp(-127.0, 127.0) as i8
+    math::round_even(v).clamp(-127.0, 127.0) as i32 as i8
 }
 
 impl<const D: usize> QVec<D> {
     /// Quantizes `x` (at most `D` values): `scale = max|x| / 127`, `q = round(x · (1 / scale))`, ties to even.
+    // Inlined on x86 into the `with_features` wrappers, so it compiles (and vectorizes) for the detected SIMD level.
+    #[cfg_attr(target_arch = "x86_64", inline(always))]
     pub fn quantize(&mut self, x: &[f32]) {
-        let max = x.iter().fold(0.0f32, |m, &v| m.max(v.abs()));
+        // Sixteen running maxima, then their maximum: the same value as one running maximum (max is exact and
+        // ignores NaN either way), but the lanes are independent, so the loop vectorizes.
+        let mut lanes = [0.0f32; 16];
+        for chunk in x.chunks(16) {
+            for (l, &v) in lanes.iter_mut().zip(chunk) {
+                *l = l.max(v.abs());
+            }
+        }
+        let max = lanes.iter().fold(0.0f32, |m, &v| m.max(v));
         let scale = if max > 0.0 && max.is_finite() {
             max / 127.0
         } else {
@@ -80,6 +91,8 @@ impl<const D: usize> QVec<D> {
     }
 
     /// Copies an int8 row that is already quantized (an embedding row) with its scale.
+    // Inlined on x86 into the `with_features` wrappers, so it compiles (and vectorizes) for the detected SIMD level.
+    #[cfg_attr(target_arch = "x86_64", inline(always))]
     pub fn load_i8(&mut self, row: &[i8], scale: f32) {
         for (q, &v) in self.q.iter_mut().zip(row) {
             *q = v;
@@ -87,6 +100,8 @@ impl<const D: usize> QVec<D> {
         self.finish(row.len().min(D), scale);
     }
 
+    // Inlined on x86 into the `with_features` wrappers, so it compiles (and vectorizes) for the detected SIMD level.
+    #[cfg_attr(target_arch = "x86_64", inline(always))]
     fn finish(&mut self, len: usize, scale: f32) {
         for q in self.q.iter_mut().skip(len) {
             *q = 0;
@@ -362,33 +377,55 @@ pub(crate) const MAX_GROUPS: usize = 64;
 /// activations, computed once per product.
 #[cfg(any(target_arch = "x86_64", quill_arm_dsp))]
 pub(crate) struct Int4Offsets {
-    /// `8 · Σx` over the group.
+    /// `8 · Σx` over the group (the Cortex-M kernel subtracts it from each group's sum).
+    #[cfg(quill_arm_dsp)]
     pub(crate) all: [i32; MAX_GROUPS],
+    /// `-8 · Σx`: where the AVX-512 kernel's low-nibble sums start.
+    #[cfg(target_arch = "x86_64")]
+    pub(crate) lo: [i32; MAX_GROUPS],
+    /// `-136 · Σx` (`-(8 + 16·8)·Σx`): where its whole-byte sums start.
+    #[cfg(target_arch = "x86_64")]
+    pub(crate) whole: [i32; MAX_GROUPS],
     /// `-8 · Σx` over the group's columns `4k, 4k + 1` (low i16) and `4k + 2, 4k + 3` (high i16): where the
     /// AVX2 kernel's 16-bit pair sums start.
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    // reason: only the AVX2 kernel reads pairs
+    #[cfg(target_arch = "x86_64")]
     pub(crate) pairs: [i32; MAX_GROUPS],
 }
 
 #[cfg(any(target_arch = "x86_64", quill_arm_dsp))]
 impl Int4Offsets {
-    /// The offsets of `x`'s first `groups` groups (x is zero past its length).
+    /// The offsets of `x`'s first `groups` groups (x is zero past its length). Each target keeps only the arrays
+    /// its kernels read (on a board the stack is the budget).
     pub(crate) fn new<const D: usize>(x: &QVec<D>, groups: usize) -> Self {
         let mut off = Self {
+            #[cfg(quill_arm_dsp)]
             all: [0; MAX_GROUPS],
+            #[cfg(target_arch = "x86_64")]
+            lo: [0; MAX_GROUPS],
+            #[cfg(target_arch = "x86_64")]
+            whole: [0; MAX_GROUPS],
+            #[cfg(target_arch = "x86_64")]
             pairs: [0; MAX_GROUPS],
         };
-        let slots = off.all.iter_mut().zip(off.pairs.iter_mut());
-        for ((all, pair), xs) in slots.zip(x.q.chunks_exact(INT4_GROUP)).take(groups) {
+        for (g, xs) in x.q.chunks_exact(INT4_GROUP).take(groups.min(MAX_GROUPS)).enumerate() {
             let sum = |j: usize| -> i32 {
                 let cols = xs.chunks_exact(4).map(|c| c.get(j).copied().unwrap_or(0));
                 cols.map(i32::from).sum()
             };
             let (even, odd) = (sum(0) + sum(1), sum(2) + sum(3));
-            *all = 8 * (even + odd);
-            // |8·Σ| ≤ 8·16·127 < 2¹⁵: each half is an exact i16.
-            *pair = i32::from((-8 * even) as u16) | (i32::from((-8 * odd) as u16) << 16);
+            let all = 8 * (even + odd);
+            #[cfg(quill_arm_dsp)]
+            if let Some(a) = off.all.get_mut(g) {
+                *a = all;
+            }
+            #[cfg(target_arch = "x86_64")]
+            if let (Some(lo), Some(whole), Some(pair)) =
+                (off.lo.get_mut(g), off.whole.get_mut(g), off.pairs.get_mut(g))
+            {
+                (*lo, *whole) = (-all, -17 * all);
+                // |8·Σ| ≤ 8·16·127 < 2¹⁵: each half is an exact i16.
+                *pair = i32::from((-8 * even) as u16) | (i32::from((-8 * odd) as u16) << 16);
+            }
         }
         off
     }
@@ -430,9 +467,12 @@ pub fn matvec_i4<const D: usize>(
     } else {
         Int4Offsets::new(x, 0)
     };
-    let mut sums = [0i32; BLOCK];
-    for first in (0..t.rows).step_by(BLOCK) {
-        let n = BLOCK.min(t.rows - first);
+    // On x86 the kernels take 4 blocks at a time (one activation load serves 4 chunks); `f` still sees BLOCK rows.
+    // A board keeps one BLOCK (its stack).
+    const RUN: usize = if cfg!(target_arch = "x86_64") { 2 * BLOCK } else { BLOCK };
+    let mut sums = [0i32; RUN];
+    for first in (0..t.rows).step_by(RUN) {
+        let n = RUN.min(t.rows - first);
         let out = sums
             .get_mut(..n.div_ceil(INT4_BLOCK) * INT4_BLOCK)
             .unwrap_or(&mut []);
@@ -452,7 +492,9 @@ pub fn matvec_i4<const D: usize>(
                 }
             }
         }
-        f(first, sums.get(..n).unwrap_or(&[]));
+        for (i, part) in sums.get(..n).unwrap_or(&[]).chunks(BLOCK).enumerate() {
+            f(first + i * BLOCK, part);
+        }
     }
 }
 

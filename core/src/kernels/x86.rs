@@ -262,35 +262,70 @@ unsafe fn matvec4_avx512(
     off: &Int4Offsets,
     out: &mut [i32],
 ) {
+    let mut b = first_block;
+    let mut rest = out;
+    while rest.len() >= 4 * INT4_BLOCK {
+        let (o, r) = rest.split_at_mut(4 * INT4_BLOCK);
+        blocks4_avx512::<4>(t, b, x, off, o);
+        (rest, b) = (r, b + 4);
+    }
+    if rest.len() >= 2 * INT4_BLOCK {
+        let (o, r) = rest.split_at_mut(2 * INT4_BLOCK);
+        blocks4_avx512::<2>(t, b, x, off, o);
+        (rest, b) = (r, b + 2);
+    }
+    if !rest.is_empty() {
+        blocks4_avx512::<1>(t, b, x, off, rest);
+    }
+}
+
+/// `NB` consecutive blocks of [`matvec4_avx512`] at once: each activation broadcast serves `NB` chunks, and the
+/// `2·NB` accumulator chains (low nibbles, whole bytes) are independent, so they hide the `vpdpbusd` latency
+/// (4 blocks at a time measured ~10% faster than one on the seed model's dense layer).
+///
+/// # Safety
+/// As for [`matvec4_avx512`]; `out` holds `32·NB` values.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+unsafe fn blocks4_avx512<const NB: usize>(
+    t: &Tensor<'_>,
+    b: usize,
+    x: *const i8,
+    off: &Int4Offsets,
+    out: &mut [i32],
+) {
     let s = t.int4();
     let (base, mask) = (t.data.as_ptr(), _mm512_set1_epi8(0x0F));
     let mults = |p: *const u8| _mm512_cvtepu8_epi32(_mm_loadu_si128(p.cast()));
-    for (i, o) in out.chunks_exact_mut(INT4_BLOCK).enumerate() {
-        let b = first_block + i;
-        let (mut lo_rows, mut hi_rows) = (_mm512_setzero_si512(), _mm512_setzero_si512());
-        for g in 0..s.groups {
-            let (w, m) = (
-                base.add(s.group_at(b, g)),
-                base.add(s.mult_at(INT4_BLOCK * b, g)),
-            );
-            let o8 = *off.all.get_unchecked(g);
-            // Two accumulators of each kind (even and odd chunks), so the adds do not wait on each other.
-            let mut lo = [_mm512_set1_epi32(-o8), _mm512_setzero_si512()];
-            let mut all = [_mm512_set1_epi32(-17 * o8), _mm512_setzero_si512()];
-            for k in 0..8 {
-                let v = _mm512_loadu_si512(w.add(64 * k).cast());
-                let xb = _mm512_set1_epi32(x4(x, INT4_GROUP * g + 4 * k));
-                lo[k % 2] = _mm512_dpbusd_epi32(lo[k % 2], _mm512_and_si512(v, mask), xb);
-                all[k % 2] = _mm512_dpbusd_epi32(all[k % 2], v, xb);
+    let z = _mm512_setzero_si512();
+    let (mut lo_rows, mut hi_rows) = ([z; NB], [z; NB]);
+    for g in 0..s.groups {
+        // The offsets broadcast from memory: a load, not a shuffle.
+        let (lo0, all0) = (
+            _mm512_set1_epi32(*off.lo.get_unchecked(g)),
+            _mm512_set1_epi32(*off.whole.get_unchecked(g)),
+        );
+        let (mut lo, mut all) = ([lo0; NB], [all0; NB]);
+        let w: [*const u8; NB] = core::array::from_fn(|n| base.add(s.group_at(b + n, g)));
+        for k in 0..8 {
+            let xb = _mm512_set1_epi32(x4(x, INT4_GROUP * g + 4 * k));
+            for n in 0..NB {
+                let v = _mm512_loadu_si512(w[n].add(64 * k).cast());
+                lo[n] = _mm512_dpbusd_epi32(lo[n], _mm512_and_si512(v, mask), xb);
+                all[n] = _mm512_dpbusd_epi32(all[n], v, xb);
             }
-            let lo = _mm512_add_epi32(lo[0], lo[1]);
-            let hi = _mm512_srai_epi32::<4>(_mm512_sub_epi32(_mm512_add_epi32(all[0], all[1]), lo));
-            lo_rows = _mm512_dpwssd_epi32(lo_rows, lo, mults(m));
-            hi_rows = _mm512_dpwssd_epi32(hi_rows, hi, mults(m.add(16)));
         }
-        // o holds 32 values.
-        _mm512_storeu_si512(o.as_mut_ptr().cast(), lo_rows);
-        _mm512_storeu_si512(o.as_mut_ptr().add(16).cast(), hi_rows);
+        for n in 0..NB {
+            let m = base.add(s.mult_at(INT4_BLOCK * (b + n), g));
+            let h = _mm512_srai_epi32::<4>(_mm512_sub_epi32(all[n], lo[n]));
+            lo_rows[n] = _mm512_dpwssd_epi32(lo_rows[n], lo[n], mults(m));
+            hi_rows[n] = _mm512_dpwssd_epi32(hi_rows[n], h, mults(m.add(16)));
+        }
+    }
+    for n in 0..NB {
+        // out holds 32·NB values.
+        _mm512_storeu_si512(out.as_mut_ptr().add(32 * n).cast(), lo_rows[n]);
+        _mm512_storeu_si512(out.as_mut_ptr().add(32 * n + 16).cast(), hi_rows[n]);
     }
 }
 

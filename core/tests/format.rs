@@ -425,3 +425,42 @@ fn gru_files_round_trip_and_name_their_tensors() {
         }
     );
 }
+
+#[test]
+fn whole_rows_read_as_their_weights_do() {
+    // Embedding widths around the 32-column groups, vocabularies around the 32-row blocks, every dtype: the
+    // embedding lookup (`row_f32`) gives each weight exactly as `get_f32` does.
+    for (vocab, embed) in [(20, 8), (33, 31), (64, 32), (70, 33), (97, 100)] {
+        for dtype in [DType::F32, DType::I8RowScaled, DType::I4GroupScaled] {
+            let hyper = Hyper {
+                vocab,
+                embed,
+                hidden: 8,
+                layers: 1,
+            };
+            let bytes = random_model(hyper, false, dtype, 3).to_bytes().unwrap();
+            let model = Model::from_bytes(&bytes).unwrap();
+            for t in model.matrices() {
+                let mut row = vec![f32::NAN; t.cols() + 3];
+                for r in 0..t.rows() {
+                    t.row_f32(r, &mut row);
+                    for c in 0..t.cols() {
+                        assert_eq!(
+                            row[c].to_bits(),
+                            t.get_f32(r, c).to_bits(),
+                            "{dtype:?} {}x{} ({r}, {c})",
+                            t.rows(),
+                            t.cols()
+                        );
+                    }
+                    assert!(row[t.cols()..].iter().all(|v| v.is_nan()), "wrote past cols");
+                }
+                // A shorter output takes a prefix.
+                let mut short = [f32::NAN; 5];
+                t.row_f32(0, &mut short);
+                let n = t.cols().min(5);
+                assert!((0..n).all(|c| short[c].to_bits() == t.get_f32(0, c).to_bits()));
+            }
+        }
+    }
+}

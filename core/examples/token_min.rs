@@ -1,5 +1,7 @@
-//! Best-round µs per generated token: `cargo run --release -p quill-core --example token_min [FILTER | MODEL.quill ...]`.
+//! Best-round µs per generated token: `cargo run --release -p quill-core --example token_min [--timeline] [FILTER | MODEL.quill ...]`.
 //! With model files: each file's greedy token on the detected kernel, after the prompt "The state of the Union".
+//! `--timeline` adds, per row, the mean µs/token of each of 40 consecutive 50 ms windows: what a mean over a few
+//! seconds (criterion's) averages over on a shared machine.
 //!
 //! The criterion bench (`cargo bench -p quill-core --bench token`) reports means, which on a shared machine move
 //! with whatever else runs there. This takes the fastest of many short rounds instead (as Python's `timeit`
@@ -64,8 +66,27 @@ fn best_round<const D: usize, const L: usize, const K: usize>(
         .fold(f64::INFINITY, f64::min)
 }
 
+/// The mean µs/token of each of `WINDOWS` consecutive 50 ms windows of generation.
+fn timeline<const D: usize, const L: usize, const K: usize>(gen: &mut Generator<'_, D, L, K>) -> Vec<f64> {
+    const WINDOWS: usize = 40;
+    (0..WINDOWS)
+        .map(|_| {
+            let (t, mut n) = (Instant::now(), 0u32);
+            while t.elapsed().as_millis() < 50 {
+                for _ in 0..TOKENS_PER_ROUND {
+                    std::hint::black_box(gen.next_token());
+                }
+                n += TOKENS_PER_ROUND as u32;
+            }
+            t.elapsed().as_secs_f64() * 1e6 / f64::from(n)
+        })
+        .collect()
+}
+
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let with_timeline = args.iter().any(|a| a == "--timeline");
+    args.retain(|a| a != "--timeline");
     if !args.is_empty() && args.iter().all(|a| a.ends_with(".quill")) {
         return files(&args);
     }
@@ -106,6 +127,18 @@ fn main() {
                 gen.feed(3);
                 let us = best_round(&mut gen) * 1e6;
                 println!("{row} {us:8.1} µs/token");
+                if with_timeline {
+                    let windows = timeline(&mut gen);
+                    let mut sorted = windows.clone();
+                    sorted.sort_by(f64::total_cmp);
+                    let shown: Vec<String> = windows.iter().map(|w| format!("{w:.0}")).collect();
+                    println!(
+                        "  50 ms windows, µs/token: {} (median {:.1}, slowest {:.1})",
+                        shown.join(" "),
+                        sorted[sorted.len() / 2],
+                        sorted[sorted.len() - 1]
+                    );
+                }
             }
         }
     }

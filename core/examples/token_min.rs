@@ -67,7 +67,9 @@ fn best_round<const D: usize, const L: usize, const K: usize>(
 }
 
 /// The mean µs/token of each of `WINDOWS` consecutive 50 ms windows of generation.
-fn timeline<const D: usize, const L: usize, const K: usize>(gen: &mut Generator<'_, D, L, K>) -> Vec<f64> {
+fn timeline<const D: usize, const L: usize, const K: usize>(
+    gen: &mut Generator<'_, D, L, K>,
+) -> Vec<f64> {
     const WINDOWS: usize = 40;
     (0..WINDOWS)
         .map(|_| {

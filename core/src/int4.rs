@@ -94,7 +94,9 @@ impl Int4Shape {
         let shift = if i < 16 { 0 } else { 4 };
         let m = i16::from(self.m(data, r, g));
         let mut out = [0i16; INT4_GROUP];
-        let lanes = data.get(self.group_at(b, g) + 4 * (i % 16)..).unwrap_or(&[]);
+        let lanes = data
+            .get(self.group_at(b, g) + 4 * (i % 16)..)
+            .unwrap_or(&[]);
         // Chunk k holds columns 4k..4k + 4 of the row in 4 consecutive bytes.
         for (cols, chunk) in out.chunks_exact_mut(4).zip(lanes.chunks(CHUNK_BYTES)) {
             for (o, &byte) in cols.iter_mut().zip(chunk) {

@@ -453,7 +453,10 @@ fn whole_rows_read_as_their_weights_do() {
                             t.cols()
                         );
                     }
-                    assert!(row[t.cols()..].iter().all(|v| v.is_nan()), "wrote past cols");
+                    assert!(
+                        row[t.cols()..].iter().all(|v| v.is_nan()),
+                        "wrote past cols"
+                    );
                 }
                 // A shorter output takes a prefix.
                 let mut short = [f32::NAN; 5];

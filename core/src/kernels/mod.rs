@@ -407,7 +407,11 @@ impl Int4Offsets {
             #[cfg(target_arch = "x86_64")]
             pairs: [0; MAX_GROUPS],
         };
-        for (g, xs) in x.q.chunks_exact(INT4_GROUP).take(groups.min(MAX_GROUPS)).enumerate() {
+        for (g, xs) in
+            x.q.chunks_exact(INT4_GROUP)
+                .take(groups.min(MAX_GROUPS))
+                .enumerate()
+        {
             let sum = |j: usize| -> i32 {
                 let cols = xs.chunks_exact(4).map(|c| c.get(j).copied().unwrap_or(0));
                 cols.map(i32::from).sum()
@@ -419,9 +423,11 @@ impl Int4Offsets {
                 *a = all;
             }
             #[cfg(target_arch = "x86_64")]
-            if let (Some(lo), Some(whole), Some(pair)) =
-                (off.lo.get_mut(g), off.whole.get_mut(g), off.pairs.get_mut(g))
-            {
+            if let (Some(lo), Some(whole), Some(pair)) = (
+                off.lo.get_mut(g),
+                off.whole.get_mut(g),
+                off.pairs.get_mut(g),
+            ) {
                 (*lo, *whole) = (-all, -17 * all);
                 // |8·Σ| ≤ 8·16·127 < 2¹⁵: each half is an exact i16.
                 *pair = i32::from((-8 * even) as u16) | (i32::from((-8 * odd) as u16) << 16);
@@ -469,7 +475,11 @@ pub fn matvec_i4<const D: usize>(
     };
     // On x86 the kernels take 4 blocks at a time (one activation load serves 4 chunks); `f` still sees BLOCK rows.
     // A board keeps one BLOCK (its stack).
-    const RUN: usize = if cfg!(target_arch = "x86_64") { 2 * BLOCK } else { BLOCK };
+    const RUN: usize = if cfg!(target_arch = "x86_64") {
+        2 * BLOCK
+    } else {
+        BLOCK
+    };
     let mut sums = [0i32; RUN];
     for first in (0..t.rows).step_by(RUN) {
         let n = RUN.min(t.rows - first);

@@ -444,9 +444,9 @@ fn whole_rows_read_as_their_weights_do() {
                 let mut row = vec![f32::NAN; t.cols() + 3];
                 for r in 0..t.rows() {
                     t.row_f32(r, &mut row);
-                    for c in 0..t.cols() {
+                    for (c, v) in row.iter().enumerate().take(t.cols()) {
                         assert_eq!(
-                            row[c].to_bits(),
+                            v.to_bits(),
                             t.get_f32(r, c).to_bits(),
                             "{dtype:?} {}x{} ({r}, {c})",
                             t.rows(),

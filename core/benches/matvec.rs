@@ -1,10 +1,10 @@
-//! GB/s of the int8 matrix-vector kernels alone: `cargo bench -p quill-core --bench matvec`.
+//! GB/s of the int8 and int4 matrix-vector kernels alone: `cargo bench -p quill-core --bench matvec`.
 //!
-//! A matrix that stays in L2 (the LSTM's 600×150) against the seed model's dense layer (11,548×150, 1.7 MB,
-//! streamed from L3 or memory), for each kernel this CPU has.
+//! A matrix that stays in L2 (the LSTM's 600×150) against the seed model's dense layer (11,548×150, 1.7 MB in
+//! int8, streamed from L3 or memory; 0.9 MB in int4), for each kernel this CPU has; throughput counts weights.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use quill_core::kernels::{matvec_i8, QVec};
+use quill_core::kernels::{matvec_i4, matvec_i8, QVec};
 use quill_core::testing::random_model;
 use quill_core::{DType, Hyper, Kernel, Model};
 
@@ -59,6 +59,25 @@ fn matvec(c: &mut Criterion) {
                 })
             });
         }
+    }
+    // The same dense layer in int4 (`matvec_i4`; the AVX-VNNI kernel is the AVX2 one there).
+    let bytes4 = random_model(hyper, false, DType::I4GroupScaled, 1)
+        .to_bytes()
+        .expect("valid model");
+    let model4 = Model::from_bytes(&bytes4).expect("loads");
+    let dense4 = model4.matrices().last().expect("dense");
+    group.throughput(Throughput::Bytes((dense4.rows() * dense4.cols()) as u64));
+    for k in [Kernel::Scalar, Kernel::Avx2, Kernel::Avx512Vnni]
+        .into_iter()
+        .filter(|k| k.is_supported())
+    {
+        group.bench_function(format!("dense 11548x150 int4 {k:?}"), |b| {
+            b.iter(|| {
+                let mut s = 0i32;
+                matvec_i4(k, dense4, &x, |_, v| s = s.wrapping_add(v[0]));
+                s
+            })
+        });
     }
     group.finish();
 }

@@ -4,7 +4,7 @@
 //! int8, streamed from L3 or memory; 0.9 MB in int4), for each kernel this CPU has; throughput counts weights.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use quill_core::kernels::{matvec_i4, matvec_i8, QVec};
+use quill_core::kernels::{matvec_int, QVec};
 use quill_core::testing::random_model;
 use quill_core::{DType, Hyper, Kernel, Model};
 
@@ -36,10 +36,17 @@ fn matvec(c: &mut Criterion) {
         .find(|t| t.rows() == 600 && t.cols() == 150)
         .expect("W_hh");
     let dense = model.matrices().last().expect("dense");
+    // The same dense layer in int4 (`matvec_int` runs each tensor's dtype; int4's AVX-VNNI kernel is its AVX2 one).
+    let bytes4 = random_model(hyper, false, DType::I4GroupScaled, 1)
+        .to_bytes()
+        .expect("valid model");
+    let model4 = Model::from_bytes(&bytes4).expect("loads");
+    let dense4 = model4.matrices().last().expect("dense");
     for (name, t) in [
         ("l1 64x150", l1),
         ("lstm 600x150", w_hh),
         ("dense 11548x150", dense),
+        ("dense 11548x150 int4", dense4),
     ] {
         group.throughput(Throughput::Bytes((t.rows() * t.cols()) as u64));
         for k in [
@@ -54,30 +61,11 @@ fn matvec(c: &mut Criterion) {
             group.bench_function(format!("{name} {k:?}"), |b| {
                 b.iter(|| {
                     let mut s = 0i32;
-                    matvec_i8(k, t, &x, |_, v| s = s.wrapping_add(v[0]));
+                    matvec_int(k, t, &x, |_, v| s = s.wrapping_add(v[0]));
                     s
                 })
             });
         }
-    }
-    // The same dense layer in int4 (`matvec_i4`; the AVX-VNNI kernel is the AVX2 one there).
-    let bytes4 = random_model(hyper, false, DType::I4GroupScaled, 1)
-        .to_bytes()
-        .expect("valid model");
-    let model4 = Model::from_bytes(&bytes4).expect("loads");
-    let dense4 = model4.matrices().last().expect("dense");
-    group.throughput(Throughput::Bytes((dense4.rows() * dense4.cols()) as u64));
-    for k in [Kernel::Scalar, Kernel::Avx2, Kernel::Avx512Vnni]
-        .into_iter()
-        .filter(|k| k.is_supported())
-    {
-        group.bench_function(format!("dense 11548x150 int4 {k:?}"), |b| {
-            b.iter(|| {
-                let mut s = 0i32;
-                matvec_i4(k, dense4, &x, |_, v| s = s.wrapping_add(v[0]));
-                s
-            })
-        });
     }
     group.finish();
 }

@@ -243,15 +243,12 @@ fn check_nibbles(data: &[u8], s: Int4Shape, name: TensorName) -> Result<(), Erro
             }
         }
     }
-    let nibble = |r: usize, c: usize| {
-        let (at, shift) = s.nibble_at(r, c);
-        (data.get(at).copied().unwrap_or(0x88) >> shift) & 0x0F
-    };
+    let q = |r: usize, c: usize| s.q(data, r, c);
     let (rows, cols) = (s.blocks * INT4_BLOCK, s.groups * INT4_GROUP);
     if nibbles.iter().any(|&b| b & 0x0F == 0 || b & 0xF0 == 0) {
-        // Name the first bad weight in row-major order (a bad padding nibble is caught below).
+        // Name the first bad weight (nibble 0, q = -8) in row-major order (a bad padding nibble is caught below).
         for r in 0..s.rows {
-            if let Some(c) = (0..s.cols).find(|&c| nibble(r, c) == 0) {
+            if let Some(c) = (0..s.cols).find(|&c| q(r, c) == -8) {
                 return Err(Error::WeightOutOfRange {
                     tensor: name,
                     index: r * s.cols + c,
@@ -261,10 +258,7 @@ fn check_nibbles(data: &[u8], s: Int4Shape, name: TensorName) -> Result<(), Erro
     }
     let padding_cols = (0..s.rows).flat_map(|r| (s.cols..cols).map(move |c| (r, c)));
     let padding_rows = (s.rows..rows).flat_map(|r| (0..cols).map(move |c| (r, c)));
-    if padding_cols
-        .chain(padding_rows)
-        .any(|(r, c)| nibble(r, c) != 8)
-    {
+    if padding_cols.chain(padding_rows).any(|(r, c)| q(r, c) != 0) {
         return Err(Error::Malformed);
     }
     Ok(())

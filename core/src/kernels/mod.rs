@@ -468,11 +468,7 @@ pub fn matvec_i4<const D: usize>(
     #[cfg(quill_arm_dsp)]
     let simd = fits && kernel == Kernel::ArmDsp;
     #[cfg(any(target_arch = "x86_64", quill_arm_dsp))]
-    let offsets = if simd {
-        Int4Offsets::new(x, s.groups)
-    } else {
-        Int4Offsets::new(x, 0)
-    };
+    let offsets = Int4Offsets::new(x, if simd { s.groups } else { 0 });
     // On x86 the kernels take 4 blocks at a time (one activation load serves 4 chunks); `f` still sees BLOCK rows.
     // A board keeps one BLOCK (its stack).
     const RUN: usize = if cfg!(target_arch = "x86_64") {

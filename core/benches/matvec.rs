@@ -36,7 +36,7 @@ fn matvec(c: &mut Criterion) {
         .find(|t| t.rows() == 600 && t.cols() == 150)
         .expect("W_hh");
     let dense = model.matrices().last().expect("dense");
-    // The same dense layer in int4 (`matvec_int` runs each tensor's dtype; int4's AVX-VNNI kernel is its AVX2 one).
+    // The same dense layer in int4 (`matvec_int` runs each tensor's dtype).
     let bytes4 = random_model(hyper, false, DType::I4GroupScaled, 1)
         .to_bytes()
         .expect("valid model");

@@ -164,7 +164,7 @@ pub enum Kernel {
     Scalar,
     /// x86-64 AVX2: `vpsignb` + `vpmaddubsw` + `vpmaddwd`, four rows at a time.
     Avx2,
-    /// x86-64 AVX-VNNI: `vpsignb` + `vpdpbusd`, four rows at a time.
+    /// x86-64 AVX-VNNI: `vpsignb` + `vpdpbusd`, four rows at a time; int4 as AVX-512's kernel, 256 bits wide.
     AvxVnni,
     /// x86-64 AVX-512 VNNI: masked negate + `vpdpbusd` on 64 columns, eight rows at a time.
     Avx512Vnni,

@@ -380,7 +380,7 @@ pub(crate) struct Int4Offsets {
     /// `8 · Σx` over the group (the Cortex-M kernel subtracts it from each group's sum).
     #[cfg(quill_arm_dsp)]
     pub(crate) all: [i32; MAX_GROUPS],
-    /// `-8 · Σx`: where the AVX-512 kernel's low-nibble sums start.
+    /// `-8 · Σx`: where the VNNI kernels' (AVX-512 and AVX-VNNI) low-nibble sums start.
     #[cfg(target_arch = "x86_64")]
     pub(crate) lo: [i32; MAX_GROUPS],
     /// `-136 · Σx` (`-(8 + 16·8)·Σx`): where its whole-byte sums start.
@@ -469,8 +469,8 @@ pub fn matvec_i4<const D: usize>(
     let simd = fits && kernel == Kernel::ArmDsp;
     #[cfg(any(target_arch = "x86_64", quill_arm_dsp))]
     let offsets = Int4Offsets::new(x, if simd { s.groups } else { 0 });
-    // On x86 the kernels take 4 blocks at a time (one activation load serves 4 chunks); `f` still sees BLOCK rows.
-    // A board keeps one BLOCK (its stack).
+    // On x86 a kernel takes runs of 4 blocks (AVX-512 all 4 per pass, AVX-VNNI 2, AVX2 1; one activation load
+    // serves each pass's chunks); `f` still sees BLOCK rows. A board keeps one BLOCK (its stack).
     const RUN: usize = if cfg!(target_arch = "x86_64") {
         2 * BLOCK
     } else {
